@@ -1,0 +1,43 @@
+# heron: every target sets up what it needs. `make demo` and `make test` work on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+UV := $(PY) -m uv
+OUT := out
+
+.PHONY: venv demo test check lint types bench bench-peers clean
+
+$(STAMP): pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check uv
+	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PY) $(VENV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	@mkdir -p $(OUT)
+	$(BIN)/heron backtest --strategy sma_cross --data data/btc-perp-20211231-20220201_1m.csv.gz \
+		--symbol BTC-PERP --param fast=10 --param slow=50 --cash 100000 --fee-bps 10 \
+		--json $(OUT)/demo.json --report $(OUT)/demo-report.html --journal $(OUT)/demo-journal.sqlite
+
+test: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+
+types: venv
+	$(BIN)/mypy
+
+check: lint types test
+
+bench: venv
+	$(BIN)/python bench/bench_backtest.py
+
+bench-peers:
+	bench/install_peers.sh
+
+clean:
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Kernel: clock, event ordering, message bus, ids, journal, atomic files."""

@@ -1,0 +1,57 @@
+"""Errors grouped by what the operator has to do about them.
+
+The tree is small on purpose; every error carries a one-line message that names
+the problem *and* the fix, because that line is all a CLI user sees::
+
+    HeronError                      base of everything heron raises on purpose
+    ├── InputError                  the user gave us something we cannot use -> fix input (exit 2)
+    │   ├── DataError               a data file is missing, malformed, unsorted, has NaNs ...
+    │   ├── InvalidConfiguration    unknown / impossible parameters, bad TOML, bad flag values
+    │   └── JournalError            a journal is corrupt, truncated, foreign or too new
+    └── EngineError                 heron itself broke an invariant -> a bug, report it (exit 3)
+        └── InvalidStateTransition  an order event arrived that its state does not allow
+
+Order rejections are *not* exceptions: inside the event loop a bad order becomes an
+``OrderRejected`` event with a reason, so one bad order never stops a run.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+class HeronError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = EXIT_FAILURE
+
+
+class InputError(HeronError):
+    """Bad input from the user: the message says what is wrong and how to fix it."""
+
+    exit_code = EXIT_INPUT
+
+
+class DataError(InputError):
+    """A market-data file cannot be used as it is."""
+
+
+class InvalidConfiguration(InputError):
+    """A strategy, parameter, flag or config-file value is unknown or impossible."""
+
+
+class JournalError(InputError):
+    """A journal file is corrupt, truncated, not a heron journal, or of an unknown schema."""
+
+
+class EngineError(HeronError):
+    """An internal invariant failed: a bug in heron, never the user's fault."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class InvalidStateTransition(EngineError):
+    """An order event is not allowed from the order's current status."""

@@ -1,0 +1,1 @@
+"""Domain types: instruments, exact values, orders, events, positions, portfolio."""

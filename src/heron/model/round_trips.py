@@ -1,0 +1,79 @@
+"""Round trips: a position's life from flat back to flat, built from fills.
+
+A fill that flips a position closes the current round trip with the part that brings
+it to flat and opens the next with the rest; its fee is split between the two in
+proportion to size (half-even on the last raw unit). Funding paid while a trip is open
+belongs to that trip. All money is raw ``int``; ``net`` is realised PnL minus fees
+plus funding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from heron.model.fixed import round_raw
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    instrument_id: str
+    direction: int          # +1 long, -1 short
+    entry_ts: int
+    entry_qty: int = 0      # lots bought (long) or sold (short) to build the position
+    entry_cost: int = 0     # sum(ticks * lots) of entries
+    exit_qty: int = 0
+    exit_cost: int = 0
+    exit_ts: int = 0
+    realised: int = 0       # money raw
+    fees: int = 0
+    funding: int = 0
+    fills: int = 0
+    closed: bool = False
+
+    @property
+    def net(self) -> int:
+        return self.realised - self.fees + self.funding
+
+
+@dataclass(slots=True)
+class RoundTripBook:
+    """Open round trips per instrument, and the closed ones in the order they closed."""
+
+    open: dict[str, RoundTrip] = field(default_factory=dict)
+    closed: list[RoundTrip] = field(default_factory=list)
+
+    def on_fill(self, iid: str, qty_before: int, signed_lots: int, ticks: int, fee: int,
+                realised: int, ts: int) -> None:
+        lots = abs(signed_lots)
+        trip = self.open.get(iid)
+        if trip is None or qty_before == 0:
+            self._open(iid, signed_lots, lots, ticks, fee, ts)
+            return
+        if (qty_before > 0) == (signed_lots > 0):
+            trip.entry_qty += lots
+            trip.entry_cost += lots * ticks
+            trip.fees += fee
+            trip.fills += 1
+            return
+        closing = min(lots, abs(qty_before))
+        close_fee = fee if closing == lots else round_raw(fee * closing, lots)
+        trip.exit_qty += closing
+        trip.exit_cost += closing * ticks
+        trip.realised += realised
+        trip.fees += close_fee
+        trip.fills += 1
+        if closing == abs(qty_before):
+            trip.exit_ts = ts
+            trip.closed = True
+            self.closed.append(self.open.pop(iid))
+            if lots > closing:
+                self._open(iid, signed_lots, lots - closing, ticks, fee - close_fee, ts)
+
+    def _open(self, iid: str, signed: int, lots: int, ticks: int, fee: int, ts: int) -> None:
+        self.open[iid] = RoundTrip(iid, 1 if signed > 0 else -1, ts, lots, lots * ticks,
+                                   fees=fee, fills=1)
+
+    def on_funding(self, iid: str, amount: int) -> None:
+        trip = self.open.get(iid)
+        if trip is not None:
+            trip.funding += amount

@@ -1,0 +1,1 @@
+"""Runs: the composition of clock, venue, portfolio and strategies for each mode."""

@@ -1,0 +1,150 @@
+"""``heron.backtest``: the Python API the CLI is a thin layer over.
+
+It turns friendly inputs (a path, a frame, strings for money) into an engine: reads
+and validates bars, builds each instrument on an exact grid, resolves the strategy
+and its parameters, runs, and returns a :class:`~heron.node.result.BacktestResult`.
+Every user mistake surfaces as an ``InputError`` subclass with a one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from heron.data.bars import BarFrame, bars_from_frame, read_bars
+from heron.errors import InvalidConfiguration
+from heron.model.fixed import to_decimal
+from heron.model.instrument import Instrument, InstrumentKind
+from heron.node.backtest import BacktestEngine
+from heron.node.bar_series import BarSeries, bar_series
+from heron.node.result import BacktestResult, build_result
+from heron.strategy.base import Strategy
+from heron.strategy.registry import strategy_class
+from heron.venues.sim.config import FillAt, SimVenueConfig
+
+DataInput = str | Path | pl.DataFrame | BarFrame | Any
+
+
+def backtest(
+    data: DataInput | Mapping[str, DataInput],
+    *,
+    strategy: str | type[Strategy] | Strategy | Sequence[Strategy] = "sma_cross",
+    params: Mapping[str, Any] | None = None,
+    symbol: str | None = None,
+    cash: object = "100000",
+    fee_bps: object = "10",
+    slippage_bps: object = "0",
+    fill: str = "next-open",
+    tick_size: object = None,
+    lot_size: object = None,
+    kind: str = "spot",
+    leverage: object = None,
+    maintenance_margin: object = "0.005",
+    volume_share: object = None,
+    funding: Mapping[str, Sequence[tuple[int, object]]] | None = None,
+    journal: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Backtest ``strategy`` on ``data`` (one path/frame, or ``{symbol: path/frame}``).
+
+    Money arguments take ``str``/``int``/``Decimal`` (never floats). ``fill`` is
+    ``"next-open"`` or ``"close"``; ``kind`` is ``"spot"`` or ``"perp"`` (a linear
+    perpetual margined at ``1/leverage`` with ``maintenance_margin``).
+    """
+    cash_d = _money(cash, "cash", positive=True)
+    venue = _venue_config(fill, fee_bps, slippage_bps, volume_share, leverage)
+    frames = _frames(data, symbol)
+    fee = venue.fee_rate or Decimal(0)
+    series = [bar_series(frame.frame, _instrument(sym, frame, tick_size, lot_size, kind, fee,
+                                                  leverage, maintenance_margin), frame.source)
+              for sym, frame in frames.items()]
+    strategies = _strategies(strategy, params)
+    funding_ticks = {f"{sym}.SIM": [(int(ts), _money(rate, "funding rate")) for ts, rate in ev]
+                     for sym, ev in (funding or {}).items()}
+    engine = BacktestEngine(series=series, strategies=strategies, cash=cash_d, venue=venue,
+                            journal_path=journal, funding=funding_ticks)
+    engine.run(progress)
+    return build_result(engine, cash_d)
+
+
+def _money(value: object, what: str, *, positive: bool = False) -> Decimal:
+    try:
+        dec = to_decimal(value, what=what)
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfiguration(f"{exc}; pass a decimal number such as 100000") from None
+    if positive and dec <= 0:
+        raise InvalidConfiguration(f"{what} must be positive, got {dec}")
+    return dec
+
+
+def _venue_config(fill: str, fee_bps: object, slippage_bps: object, volume_share: object,
+                  leverage: object) -> SimVenueConfig:
+    try:
+        fill_at = FillAt(fill)
+    except ValueError:
+        raise InvalidConfiguration(f"unknown fill convention {fill!r}; use next-open or close"
+                                   ) from None
+    fee = _money(fee_bps, "fee_bps")
+    slip = _money(slippage_bps, "slippage_bps")
+    if slip < 0:
+        raise InvalidConfiguration(f"slippage_bps must not be negative, got {slip}")
+    share = _money(volume_share, "volume_share") if volume_share is not None else None
+    if share is not None and not Decimal(0) < share <= Decimal(1):
+        raise InvalidConfiguration(f"volume_share must be in (0, 1], got {share}")
+    lev = _money(leverage, "leverage", positive=True) if leverage is not None else None
+    return SimVenueConfig(fill_at=fill_at, slippage_bps=slip, volume_share=share,
+                          fee_rate=fee / 10_000, leverage=lev)
+
+
+def _frames(data: Any, symbol: str | None) -> dict[str, BarFrame]:
+    if isinstance(data, Mapping):
+        if not data:
+            raise InvalidConfiguration("no data given; pass at least one bar file")
+        return {str(sym): _frame(item) for sym, item in data.items()}
+    frame = _frame(data)
+    name = symbol or frame.symbol or (Path(str(data)).name.split(".")[0].split("_")[0]
+                                      if isinstance(data, str | Path) else "DATA")
+    return {name: frame}
+
+
+def _frame(item: Any) -> BarFrame:
+    if isinstance(item, BarFrame):
+        return item
+    if isinstance(item, str | Path):
+        return read_bars(item)
+    return bars_from_frame(item)
+
+
+def _instrument(symbol: str, frame: BarFrame, tick_size: object, lot_size: object, kind: str,
+                fee: Decimal, leverage: object, maint: object) -> Instrument:
+    if kind not in ("spot", "perp"):
+        raise InvalidConfiguration(f"unknown instrument kind {kind!r}; use spot or perp")
+    tick = (_money(tick_size, "tick_size", positive=True) if tick_size is not None
+            else Decimal(1).scaleb(-frame.price_decimals))
+    lot = (_money(lot_size, "lot_size", positive=True) if lot_size is not None
+           else Decimal("0.00000001"))
+    perp = kind == "perp"
+    lev = _money(leverage, "leverage", positive=True) if leverage is not None else Decimal(1)
+    return Instrument(
+        symbol=symbol, kind=InstrumentKind.LINEAR_PERPETUAL if perp else InstrumentKind.SPOT,
+        price_increment=tick, size_increment=lot, maker_fee=fee, taker_fee=fee,
+        margin_init=(Decimal(1) / lev) if perp else Decimal(1),
+        margin_maint=_money(maint, "maintenance_margin") if perp else Decimal(0))
+
+
+def _strategies(strategy: Any, params: Mapping[str, Any] | None) -> list[Strategy]:
+    if isinstance(strategy, Strategy):
+        return [strategy]
+    if isinstance(strategy, Sequence) and not isinstance(strategy, str):
+        if not all(isinstance(s, Strategy) for s in strategy):
+            raise InvalidConfiguration("strategy list must hold Strategy instances")
+        return list(strategy)
+    cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
+    return [cls(**dict(params or {}))]
+
+
+__all__ = ["BacktestResult", "BarSeries", "backtest"]

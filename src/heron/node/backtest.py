@@ -1,0 +1,229 @@
+"""The backtest node: one composition of clock, kernel, venue, portfolio and strategies.
+
+Paper and live trading build the same parts with a wall clock and a live data feed
+(and, for live, a real venue client); only this file's data loop is backtest-only.
+
+The loop walks a time-sorted merge of every instrument's bars. For each bar it fires
+due timers, lets the simulated venue work that instrument's orders (only when it has
+any, or a margined position to watch), updates the mark, and calls the strategies.
+It is the hot path of every backtest: reads go through ``memoryview`` (plain Python
+scalars, no NumPy boxing), bars are small structs, and everything else happens only
+when an order or fill does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from heron.core.clock import SimClock
+from heron.core.ids import IdGenerator
+from heron.core.journal import JournalWriter
+from heron.core.kernel import Kernel
+from heron.execution.order_manager import OrderManager
+from heron.model.data import Bar
+from heron.model.events import (
+    AmendOrder, CancelAllOrders, CancelOrder, FundingApplied, OrderDenied, OrderFilled,
+    OrderSubmitted, Record, SubmitOrder,
+)
+from heron.model.fixed import decimals_of
+from heron.model.orders import Order
+from heron.model.portfolio import Portfolio
+from heron.node.bar_series import BarSeries
+from heron.node.equity import EquityRecorder
+from heron.strategy.base import Strategy
+from heron.strategy.context import StrategyContext
+from heron.venues.sim.config import SimVenueConfig
+from heron.venues.sim.venue import SimVenue
+
+Progress = Callable[[int, int], None]
+CHUNK = 1 << 16
+
+
+class BacktestEngine:
+    """Runs strategies over bars against the simulated venue; journals everything."""
+
+    def __init__(self, *, series: list[BarSeries], strategies: list[Strategy],
+                 cash: Decimal, venue: SimVenueConfig, journal_path: Any = None,
+                 funding: dict[str, list[tuple[int, Decimal]]] | None = None,
+                 money_precision: int | None = None) -> None:
+        self.series = series
+        self.instruments = [s.instrument for s in series]
+        precision = money_precision or max(
+            [8, *(i.notional_precision for i in self.instruments)])
+        self.clock = SimClock(int(series[0].ts[0]) if len(series[0]) else 0)
+        self.kernel = Kernel(self.clock)
+        self.ids = IdGenerator("H")
+        self.portfolio = Portfolio(self.instruments, int(cash.scaleb(precision)), precision)
+        self.om = OrderManager(self.portfolio)
+        self.strategies = strategies
+        self._by_id = {s.strategy_id: s for s in strategies}
+        if len(self._by_id) != len(strategies):
+            raise ValueError("two strategies share a strategy_id; give each its own")
+        self.journal = JournalWriter(journal_path, self._header(cash, venue, precision))
+        self.venue = SimVenue(instruments=self.instruments, portfolio=self.portfolio,
+                              ids=self.ids, clock=self.clock, emit=self.emit, config=venue)
+        self.equity = EquityRecorder(self.portfolio, self.instruments)
+        self.ctx = StrategyContext(
+            instruments=self.instruments, portfolio=self.portfolio, om=self.om, ids=self.ids,
+            clock=self.clock, send=self.send, deny=self.deny, schedule=self.kernel.schedule,
+            series=[s.prices for s in series])
+        for iid, events in (funding or {}).items():
+            for ts, rate in events:
+                self.kernel.schedule(ts, _funding_callback(self.venue, iid, rate))
+        self.bars_processed = 0
+
+    def _header(self, cash: Decimal, venue: SimVenueConfig, precision: int) -> dict[str, Any]:
+        return {
+            "kind": "backtest", "money_precision": precision, "starting_cash": str(cash),
+            "instruments": [i.to_dict() for i in self.instruments],
+            "strategies": [{"id": s.strategy_id, "name": s.name,
+                            "params": {k: str(v) for k, v in s.param_values.items()}}
+                           for s in self.strategies],
+            "venue": {k: (str(v) if v is not None else None)
+                      for k, v in zip(venue.__struct_fields__, _fields(venue), strict=True)},
+            "bars": {s.instrument.id: len(s) for s in self.series},
+        }
+
+    # -- commands from strategies --------------------------------------------------------------
+    def send(self, cmd: Record) -> None:
+        """Route a strategy's command: journal it, then hand it to the venue."""
+        self.journal.append(cmd)
+        if isinstance(cmd, SubmitOrder):
+            order = self.om.apply(cmd)
+            now = self.clock.ts
+            self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
+            if order is not None and order.status.value == "submitted":
+                self.venue.submit(cmd)
+        elif isinstance(cmd, CancelOrder):
+            self.venue.cancel(cmd)
+        elif isinstance(cmd, AmendOrder):
+            self.venue.amend(cmd)
+        elif isinstance(cmd, CancelAllOrders):
+            self.venue.cancel_all(cmd)
+
+    def deny(self, cmd: SubmitOrder, reason: str) -> None:
+        """Refuse an order before any venue sees it (bad price grid, bad size ...)."""
+        self.journal.append(cmd)
+        self.om.apply(cmd)
+        now = self.clock.ts
+        self.emit(OrderDenied(now, now, cmd.client_order_id, cmd.instrument_id, reason))
+
+    # -- events from the venue ------------------------------------------------------------------
+    def emit(self, event: Record) -> None:
+        """Journal an event, apply it to orders and portfolio, then tell the strategy."""
+        self.journal.append(event)
+        order = self.om.apply(event)
+        if isinstance(event, OrderFilled | FundingApplied):
+            self.equity.record(event.ts_event, event.instrument_id)
+        if order is None:
+            return
+        strategy = self._by_id.get(order.strategy_id)
+        if strategy is None:
+            return
+        self._focus(order)
+        if isinstance(event, OrderFilled):
+            strategy.on_fill(order, event)
+        else:
+            strategy.on_order(order, event)  # type: ignore[arg-type]
+
+    def _focus(self, order: Order) -> None:
+        """Point the context at the order's instrument while its strategy handles it."""
+        ctx = self.ctx
+        slot = ctx.slots[order.instrument_id]
+        if slot != ctx.slot:
+            ctx.slot = slot
+            ctx.index = ctx.last_index[slot]
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, progress: Progress | None = None) -> None:
+        for strategy in self.strategies:
+            strategy.bind(self.ctx)
+            strategy.on_start()
+        ts, slots, index = _timeline(self.series)
+        total = len(ts)
+        try:
+            for start in range(0, total, CHUNK):
+                self._loop(ts, slots, index, start, min(start + CHUNK, total))
+                if progress is not None:
+                    progress(min(start + CHUNK, total), total)
+            for strategy in self.strategies:
+                strategy.on_stop()
+            self.journal.close()
+        except BaseException:
+            self.journal.abort()
+            raise
+        self.bars_processed = total
+
+    def _loop(self, ts_mv: Any, slot_mv: Any, idx_mv: Any, start: int, stop: int) -> None:
+        ctx, clock, venue = self.ctx, self.clock, self.venue
+        heap, run_due = self.kernel.heap, self.kernel.run_due
+        marks, last_index, bars_now = self.portfolio.marks, ctx.last_index, venue.bars
+        insts = self.instruments
+        iids = [inst.id for inst in insts]
+        cols = [(memoryview(s.open), memoryview(s.high), memoryview(s.low),
+                 memoryview(s.close), memoryview(s.volume)) for s in self.series]
+        working = [venue.working[iid] for iid in iids]
+        positions = ctx.positions
+        perp = [inst.is_perpetual and inst.margin_maint > 0 for inst in insts]
+        handlers = self._handlers()
+        for k in range(start, stop):
+            ts = ts_mv[k]
+            s = slot_mv[k]
+            j = idx_mv[k]
+            if heap and heap[0][0] <= ts:
+                run_due(ts)
+            clock.ts = ts
+            o, h, lo, c, v = cols[s]
+            inst = insts[s]
+            bar = Bar(inst, ts, j, o[j], h[j], lo[j], c[j], v[j])
+            iid = iids[s]
+            if working[s] or (perp[s] and positions[s].qty):
+                venue.on_bar(iid, bar)
+            bars_now[iid] = bar
+            marks[iid] = bar.close
+            ctx.slot = s
+            ctx.index = j
+            last_index[s] = j
+            for handler in handlers[s]:
+                handler(bar)
+
+    def _handlers(self) -> list[list[Callable[[Bar], None]]]:
+        out: list[list[Callable[[Bar], None]]] = []
+        for inst in self.instruments:
+            out.append([s.on_bar for s in self.strategies
+                        if s.instrument_filter is None or inst.id in s.instrument_filter
+                        or inst.symbol in s.instrument_filter])
+        return out
+
+
+def _timeline(series: list[BarSeries]) -> tuple[memoryview, memoryview, memoryview]:
+    """All bars merged by time (ties: instrument order), as (ts, slot, index) views."""
+    if len(series) == 1:
+        n = len(series[0])
+        return (memoryview(series[0].ts), memoryview(np.zeros(n, dtype=np.int64)),
+                memoryview(np.arange(n, dtype=np.int64)))
+    ts = np.concatenate([s.ts for s in series])
+    slots = np.concatenate([np.full(len(s), k, dtype=np.int64) for k, s in enumerate(series)])
+    index = np.concatenate([np.arange(len(s), dtype=np.int64) for s in series])
+    order = np.lexsort((index, slots, ts))
+    return (memoryview(np.ascontiguousarray(ts[order])),
+            memoryview(np.ascontiguousarray(slots[order])),
+            memoryview(np.ascontiguousarray(index[order])))
+
+
+def _funding_callback(venue: SimVenue, iid: str, rate: Decimal) -> Callable[[int], None]:
+    def apply(ts: int) -> None:
+        venue.on_funding(iid, rate, ts)
+
+    return apply
+
+
+def _fields(struct: Any) -> list[Any]:
+    return [getattr(struct, name) for name in struct.__struct_fields__]
+
+
+__all__ = ["BacktestEngine", "decimals_of"]

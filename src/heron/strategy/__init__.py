@@ -1,0 +1,1 @@
+"""Strategies: the seam, parameters, indicator views, the built-in library."""

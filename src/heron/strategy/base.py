@@ -1,0 +1,273 @@
+"""The strategy seam: lifecycle hooks, keyword-only order calls, typed parameters.
+
+A strategy is written once and runs unchanged in backtest, paper and live. It sees
+market data, its portfolio and its orders; it acts only through the order calls below,
+which build commands and hand them to the node (risk, execution, venue). Answers come
+back as ``on_order``/``on_fill`` calls, never as return values to poll. A bad order
+(off the price grid, no size) is answered with an ``OrderDenied`` event, never an
+exception inside the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import numpy as np
+
+from heron.model.data import Bar, Quote, Trade
+from heron.model.events import (
+    AmendOrder, CancelAllOrders, CancelOrder, OrderEvent, OrderFilled, SubmitOrder,
+)
+from heron.model.fixed import FixedPoint, to_decimal
+from heron.model.instrument import Instrument, OffGrid
+from heron.model.orders import Order, OrderSide, OrderType, TimeInForce
+from heron.model.position import Position
+from heron.strategy.context import StrategyContext
+from heron.strategy.indicators import IndicatorView
+from heron.strategy.params import Param, collect_params, resolve_params
+
+Size = Decimal | str | int | FixedPoint
+
+
+class EquityFraction:
+    """An order size given as a fraction of free equity, fixed when the order fills."""
+
+    __slots__ = ("fraction",)
+
+    def __init__(self, fraction: object) -> None:
+        self.fraction = to_decimal(fraction, what="equity fraction")
+        if not Decimal(0) < self.fraction <= Decimal(1):
+            raise ValueError(f"equity fraction must be in (0, 1], got {self.fraction}")
+
+
+class Strategy:
+    """Base class of every strategy. Subclasses declare ``Param`` attributes and hooks."""
+
+    name: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.params = collect_params(cls)
+        if not cls.name:
+            cls.name = cls.__name__.lower()
+
+    def __init__(self, *, strategy_id: str | None = None,
+                 instruments: Sequence[str] | None = None, **params: Any) -> None:
+        values = resolve_params(self.name, self.params, params)
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.param_values = values
+        self.strategy_id = strategy_id or self.name
+        self.instrument_filter = list(instruments) if instruments else None
+        self._ctx: StrategyContext | None = None
+        self.validate()
+
+    # -- hooks (override what you need) ------------------------------------------------------
+    def validate(self) -> None:
+        """Check combinations of parameters; raise ``InvalidConfiguration`` with the fix."""
+
+    def on_start(self) -> None: ...
+    def on_bar(self, bar: Bar) -> None: ...
+    def on_trade(self, trade: Trade) -> None: ...
+    def on_quote(self, quote: Quote) -> None: ...
+    def on_order(self, order: Order, event: OrderEvent) -> None: ...
+    def on_fill(self, order: Order, fill: OrderFilled) -> None: ...
+    def on_timer(self, name: str, ts: int) -> None: ...
+    def on_stop(self) -> None: ...
+
+    # -- wiring ------------------------------------------------------------------------------
+    def bind(self, ctx: StrategyContext) -> None:
+        """Called by the node before ``on_start``."""
+        self._ctx = ctx
+
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.strategy_id} is not running in a node yet")
+        return self._ctx
+
+    # -- what the strategy sees ---------------------------------------------------------------
+    @property
+    def instrument(self) -> Instrument:
+        """The instrument of the event being handled."""
+        ctx = self.ctx
+        return ctx.instruments[ctx.slot]
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        return self.ctx.instruments
+
+    @property
+    def position(self) -> Position:
+        """The position in the instrument of the event being handled."""
+        ctx = self.ctx
+        return ctx.positions[ctx.slot]
+
+    def position_of(self, instrument: str | Instrument) -> Position:
+        return self.ctx.portfolio.positions[self._instrument(instrument).id]
+
+    @property
+    def equity(self) -> Decimal:
+        pf = self.ctx.portfolio
+        return pf.money(pf.equity())
+
+    @property
+    def balance(self) -> Decimal:
+        pf = self.ctx.portfolio
+        return pf.money(pf.balance)
+
+    @property
+    def now(self) -> int:
+        now: int = self.ctx.clock.now()
+        return now
+
+    def open_orders(self, instrument: str | Instrument | None = None) -> list[Order]:
+        iid = self._instrument(instrument).id if instrument is not None else None
+        return [o for o in self.ctx.om.open_orders.values() if o.strategy_id == self.strategy_id
+                and (iid is None or o.instrument_id == iid)]
+
+    def has_open_orders(self) -> bool:
+        """Does this strategy have any order working (cheap: checked on every bar)?"""
+        open_orders = self.ctx.om.open_orders
+        return bool(open_orders) and any(
+            o.strategy_id == self.strategy_id for o in open_orders.values())
+
+    def equity_fraction(self, fraction: object) -> EquityFraction:
+        """Size an order as ``fraction`` of free equity, fees included, at its fill price."""
+        return EquityFraction(fraction)
+
+    def indicator(self, func: Callable[..., np.ndarray], *args: Any, source: str = "close",
+                  name: str | None = None) -> IndicatorView:
+        """Compute ``func(series, *args)`` over each instrument once; read it with ``[-1]``."""
+        ctx = self.ctx
+        values = []
+        for series in ctx.series:
+            out = np.ascontiguousarray(func(series[source], *args), dtype=np.float64)
+            if out.shape != series[source].shape:
+                raise ValueError(f"indicator {getattr(func, '__name__', func)} returned "
+                                 f"{out.shape}, expected {series[source].shape}")
+            values.append(memoryview(out))
+        return IndicatorView(name or getattr(func, "__name__", "indicator"), ctx, values)
+
+    def schedule(self, *, at: int | None = None, every: int | None = None,
+                 name: str = "timer") -> None:
+        """Call ``on_timer(name, ts)`` at ``at`` (ns), and/or every ``every`` ns after."""
+        ctx = self.ctx
+        start = at if at is not None else ctx.clock.now() + (every or 0)
+        if every is not None and every <= 0:
+            raise ValueError("timer interval must be positive")
+
+        def fire(ts: int) -> None:
+            self.on_timer(name, ts)
+            if every:
+                ctx.schedule(ts + every, fire)
+
+        ctx.schedule(start, fire)
+
+    # -- order calls ---------------------------------------------------------------------------
+    def buy(self, *, size: Size | EquityFraction, price: object = None, trigger: object = None,
+            time_in_force: str = "gtc", post_only: bool = False, reduce_only: bool = False,
+            instrument: str | Instrument | None = None, tag: str = "") -> str:
+        """Buy ``size``; a ``price`` makes it a limit, a ``trigger`` a stop. Returns the id."""
+        return self.submit(side=OrderSide.BUY, size=size, price=price, trigger=trigger,
+                           time_in_force=time_in_force, post_only=post_only,
+                           reduce_only=reduce_only, instrument=instrument, tag=tag)
+
+    def sell(self, *, size: Size | EquityFraction, price: object = None, trigger: object = None,
+             time_in_force: str = "gtc", post_only: bool = False, reduce_only: bool = False,
+             instrument: str | Instrument | None = None, tag: str = "") -> str:
+        """Sell ``size``; a ``price`` makes it a limit, a ``trigger`` a stop. Returns the id."""
+        return self.submit(side=OrderSide.SELL, size=size, price=price, trigger=trigger,
+                           time_in_force=time_in_force, post_only=post_only,
+                           reduce_only=reduce_only, instrument=instrument, tag=tag)
+
+    def submit(self, *, side: OrderSide | str, size: Size | EquityFraction,
+               price: object = None, trigger: object = None, time_in_force: str = "gtc",
+               post_only: bool = False, reduce_only: bool = False,
+               instrument: str | Instrument | None = None, tag: str = "") -> str:
+        """Send an order. Its type follows from ``price``/``trigger``; returns the client id."""
+        ctx = self.ctx
+        inst = self._instrument(instrument)
+        now = ctx.clock.now()
+        coid = ctx.ids.client_order_id(self.strategy_id)
+        order_type = _order_type(price, trigger)
+        try:
+            lots, fraction = _lots(inst, size)
+            ticks = inst.ticks(price) if price is not None else None
+            trigger_ticks = inst.ticks(trigger) if trigger is not None else None
+            reason = None
+        except (OffGrid, ValueError, TypeError) as exc:
+            lots, fraction, ticks, trigger_ticks, reason = 0, None, None, None, str(exc)
+        cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, OrderSide(side), order_type,
+                          lots, ticks, trigger_ticks, TimeInForce(time_in_force), post_only,
+                          reduce_only, fraction, tag)
+        ctx.send(cmd) if reason is None else ctx.deny(cmd, reason)
+        return coid
+
+    def cancel(self, order: Order | str) -> None:
+        target = self._order(order)
+        now = self.ctx.clock.now()
+        self.ctx.send(CancelOrder(now, now, target.client_order_id, self.strategy_id,
+                                  target.instrument_id))
+
+    def amend(self, order: Order | str, *, price: object = None, size: Size | None = None,
+              trigger: object = None) -> None:
+        target = self._order(order)
+        inst = self.ctx.portfolio.instruments[target.instrument_id]
+        now = self.ctx.clock.now()
+        self.ctx.send(AmendOrder(
+            now, now, target.client_order_id, self.strategy_id, target.instrument_id,
+            inst.lots(size) if size is not None else None,
+            inst.ticks(price) if price is not None else None,
+            inst.ticks(trigger) if trigger is not None else None))
+
+    def cancel_all(self, instrument: str | Instrument | None = None) -> None:
+        now = self.ctx.clock.now()
+        self.ctx.send(CancelAllOrders(now, now, self.strategy_id,
+                                      self._instrument(instrument).id))
+
+    def close_position(self, instrument: str | Instrument | None = None,
+                       tag: str = "close") -> str | None:
+        """Market order that flattens the position (reduce-only); None if already flat."""
+        inst = self._instrument(instrument)
+        qty = self.ctx.portfolio.positions[inst.id].qty
+        if qty == 0:
+            return None
+        side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+        return self.submit(side=side, size=inst.quantity(abs(qty)), reduce_only=True,
+                           instrument=inst, tag=tag)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _instrument(self, ref: str | Instrument | None) -> Instrument:
+        ctx = self.ctx
+        if ref is None:
+            return ctx.instruments[ctx.slot]
+        if isinstance(ref, Instrument):
+            return ref
+        for inst in ctx.instruments:
+            if ref in (inst.id, inst.symbol):
+                return inst
+        raise KeyError(f"{self.strategy_id}: no instrument {ref!r} in this run")
+
+    def _order(self, ref: Order | str) -> Order:
+        if isinstance(ref, Order):
+            return ref
+        order = self.ctx.om.orders.get(ref)
+        if order is None:
+            raise KeyError(f"{self.strategy_id}: no order {ref!r}")
+        return order
+
+
+def _order_type(price: object, trigger: object) -> OrderType:
+    if trigger is None:
+        return OrderType.MARKET if price is None else OrderType.LIMIT
+    return OrderType.STOP if price is None else OrderType.STOP_LIMIT
+
+
+def _lots(inst: Instrument, size: Size | EquityFraction) -> tuple[int, str | None]:
+    if isinstance(size, EquityFraction):
+        return 0, str(size.fraction)
+    return inst.lots(size), None

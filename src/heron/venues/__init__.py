@@ -1,0 +1,1 @@
+"""Venues: the simulated venue and (later) live adapters, behind one seam."""

@@ -1,0 +1,1 @@
+"""The simulated venue used by backtest and paper trading."""
