@@ -21,10 +21,14 @@ class IdGenerator:
         self._orders = 0
         self._venue_orders = 0
         self._trades = 0
+        self._safe_tags: dict[str, str] = {}
 
     def client_order_id(self, strategy_tag: str) -> str:
         self._orders += 1
-        return f"{self._tag}-{_SAFE.sub('', strategy_tag)[:12]}-{self._orders}"
+        safe = self._safe_tags.get(strategy_tag)
+        if safe is None:
+            safe = self._safe_tags[strategy_tag] = _SAFE.sub("", strategy_tag)[:12]
+        return f"{self._tag}-{safe}-{self._orders}"
 
     def venue_order_id(self) -> str:
         self._venue_orders += 1

@@ -1,7 +1,7 @@
 """The journal: every command and event of a run, in order, with a sequence number.
 
 Records are ``msgspec`` structs (:mod:`heron.model.events`) encoded as MessagePack.
-The journal keeps a running SHA-256 over ``seq | type | payload`` of every record, so
+The journal keeps a running SHA-256 over ``seq | length | payload`` of every record, so
 two runs can be compared by one hash, and a file whose rows do not hash to the value
 in its header is known to be truncated or edited.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,13 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(JournalRecord)
 
 
-def _hash_update(hasher: Any, seq: int, type_name: str, payload: bytes) -> None:
-    hasher.update(seq.to_bytes(8, "big"))
-    hasher.update(type_name.encode())
-    hasher.update(len(payload).to_bytes(4, "big"))
-    hasher.update(payload)
+_FRAME = struct.Struct(">QI")
+
+
+def _hash_update(hasher: Any, seq: int, payload: bytes) -> None:
+    """Hash one record as ``seq (u64) | len (u32) | payload``; the payload carries its
+    type tag, so the type is covered too."""
+    hasher.update(_FRAME.pack(seq, len(payload)) + payload)
 
 
 class JournalWriter:
@@ -89,13 +92,12 @@ class JournalWriter:
     def append(self, record: Record) -> int:
         self.seq += 1
         payload = _encoder.encode(record)
-        type_name = type(record).__name__
-        _hash_update(self._hasher, self.seq, type_name, payload)
+        _hash_update(self._hasher, self.seq, payload)
         if self._keep:
             self.records.append(record)
         if self._engine is not None:
-            self._pending.append({"seq": self.seq, "ts": record.ts_event, "type": type_name,
-                                  "payload": payload})
+            self._pending.append({"seq": self.seq, "ts": record.ts_event,
+                                  "type": type(record).__name__, "payload": payload})
             if len(self._pending) >= self._batch:
                 self.flush()
         return self.seq
@@ -154,7 +156,7 @@ class JournalReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         _check_file(self.path)
-        self._engine = sa.create_engine(f"sqlite:///{self.path}?mode=ro", )
+        self._engine = sa.create_engine(f"sqlite:///file:{self.path.resolve()}?mode=ro&uri=true")
         try:
             self.meta = self._read_meta()
             self._check_schema()
@@ -198,7 +200,7 @@ class JournalReader:
             if seq != count:
                 raise JournalError(f"{self.path}: record {count} missing (found seq {seq}); "
                                    "the journal was edited or damaged")
-            _hash_update(hasher, seq, type_name, payload)
+            _hash_update(hasher, seq, payload)
         if not self.sha256:
             raise JournalError(f"{self.path}: journal was never sealed (the run stopped before "
                                "finishing); re-run it")

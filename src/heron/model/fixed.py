@@ -13,10 +13,22 @@ instrument (see :mod:`heron.model.instrument`); these types are the edges.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
 from typing import Any, ClassVar, Self
 
 MAX_PRECISION = 24
+#: For scaling and normalising, which are exact in principle but round to the
+#: *context* precision (28 digits by default): past 28 significant digits the default
+#: context would silently round a price or a balance. Never divide in this context.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def to_decimal(value: object, *, what: str = "value") -> Decimal:
@@ -44,7 +56,7 @@ def to_decimal(value: object, *, what: str = "value") -> Decimal:
 
 def decimals_of(value: Decimal) -> int:
     """Number of decimal places needed to write ``value`` exactly (0 for integers)."""
-    exponent = value.normalize().as_tuple().exponent
+    exponent = value.normalize(EXACT).as_tuple().exponent
     assert isinstance(exponent, int)  # finite values only; checked by to_decimal
     return max(0, -exponent)
 
@@ -68,7 +80,7 @@ class FixedPoint:
             raise ValueError(f"{self.kind} {dec} has {places} decimals; at most {precision} allowed")
         if not 0 <= precision <= MAX_PRECISION:
             raise ValueError(f"{self.kind} precision {precision} outside 0..{MAX_PRECISION}")
-        raw = int(dec.scaleb(precision))
+        raw = int(dec.scaleb(precision, EXACT))
         if raw < 0 and not self.signed:
             raise ValueError(f"{self.kind} must not be negative, got {dec}")
         self.raw = raw
@@ -83,10 +95,11 @@ class FixedPoint:
         return obj
 
     def as_decimal(self) -> Decimal:
-        return Decimal(self.raw).scaleb(-self.precision)
+        return Decimal(self.raw).scaleb(-self.precision, EXACT)
 
     def _scaled(self, precision: int) -> int:
-        return self.raw * 10 ** (precision - self.precision)
+        factor: int = 10 ** (precision - self.precision)  # precision >= self.precision
+        return self.raw * factor
 
     def _common(self, other: object) -> tuple[int, int] | None:
         if not isinstance(other, FixedPoint) or other.kind != self.kind:
@@ -99,7 +112,7 @@ class FixedPoint:
         return pair is not None and pair[0] == pair[1]
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.as_decimal().normalize()))
+        return hash((self.kind, self.as_decimal().normalize(EXACT)))
 
     def __lt__(self, other: Self) -> bool:
         return self._cmp(other) < 0
@@ -173,6 +186,8 @@ class Money(FixedPoint):
 
 def round_raw(numerator: int, denominator: int) -> int:
     """Divide two integers rounding half to even, the way venues round fees."""
+    if denominator < 0:  # divmod's remainder takes the divisor's sign; keep it >= 0
+        numerator, denominator = -numerator, -denominator
     quotient, remainder = divmod(numerator, denominator)
     twice = 2 * remainder
     if twice > denominator or (twice == denominator and quotient % 2 == 1):
@@ -182,4 +197,4 @@ def round_raw(numerator: int, denominator: int) -> int:
 
 def quantize_money(value: Decimal, precision: int) -> int:
     """Round a ``Decimal`` amount half-even to a raw integer at ``precision``."""
-    return int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return int(value.scaleb(precision, EXACT).quantize(Decimal(1), ROUND_HALF_EVEN, EXACT))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from heron.model.fixed import decimals_of, to_decimal
+from heron.model.fixed import EXACT, decimals_of, to_decimal
 
 
 class InstrumentKind(enum.StrEnum):
@@ -57,6 +57,8 @@ class Instrument:
     size_precision: int = field(init=False)
     tick_raw: int = field(init=False)
     lot_raw: int = field(init=False)
+    unit_raw: int = field(init=False)  # tick_raw * lot_raw * multiplier, scaled to an int
+    notional_precision: int = field(init=False)  # decimals of ticks * lots * multiplier
 
     def __post_init__(self) -> None:
         for name in ("price_increment", "size_increment", "min_quantity", "min_notional",
@@ -73,17 +75,15 @@ class Instrument:
         sp = decimals_of(self.size_increment)
         object.__setattr__(self, "price_precision", pp)
         object.__setattr__(self, "size_precision", sp)
-        object.__setattr__(self, "tick_raw", int(self.price_increment.scaleb(pp)))
-        object.__setattr__(self, "lot_raw", int(self.size_increment.scaleb(sp)))
+        object.__setattr__(self, "tick_raw", int(self.price_increment.scaleb(pp, EXACT)))
+        object.__setattr__(self, "lot_raw", int(self.size_increment.scaleb(sp, EXACT)))
+        mult = int(self.multiplier.scaleb(decimals_of(self.multiplier), EXACT))
+        object.__setattr__(self, "unit_raw", self.tick_raw * self.lot_raw * mult)
+        object.__setattr__(self, "notional_precision", pp + sp + decimals_of(self.multiplier))
 
     @property
     def is_perpetual(self) -> bool:
         return self.kind is InstrumentKind.LINEAR_PERPETUAL
-
-    @property
-    def notional_precision(self) -> int:
-        """Decimals of ``ticks * lots * multiplier`` written exactly."""
-        return self.price_precision + self.size_precision + decimals_of(self.multiplier)
 
     # -- edges: Decimal <-> integer grid ---------------------------------------------------
     def ticks(self, price: object) -> int:
@@ -97,21 +97,20 @@ class Instrument:
                           self.lot_raw, "quantity", self.size_increment)
 
     def _grid(self, value: Decimal, precision: int, step: int, what: str, inc: Decimal) -> int:
-        scaled = value.scaleb(precision)
+        scaled = value.scaleb(precision, EXACT)
         if scaled != scaled.to_integral_value() or int(scaled) % step:
             raise OffGrid(f"{what} {value} is not a multiple of {inc} on {self.symbol}")
         return int(scaled) // step
 
     def price(self, ticks: int) -> Decimal:
-        return Decimal(ticks * self.tick_raw).scaleb(-self.price_precision)
+        return Decimal(ticks * self.tick_raw).scaleb(-self.price_precision, EXACT)
 
     def quantity(self, lots: int) -> Decimal:
-        return Decimal(lots * self.lot_raw).scaleb(-self.size_precision)
+        return Decimal(lots * self.lot_raw).scaleb(-self.size_precision, EXACT)
 
     def notional_raw(self, ticks: int, lots: int) -> int:
         """``price * quantity * multiplier`` as an integer at :attr:`notional_precision`."""
-        mult = self.multiplier.scaleb(decimals_of(self.multiplier))
-        return ticks * self.tick_raw * lots * self.lot_raw * int(mult)
+        return ticks * lots * self.unit_raw
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form, stored in journals so a replay needs no other file."""

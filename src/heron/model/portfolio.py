@@ -13,10 +13,11 @@ position contributes its unrealised PnL. Either way
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from heron.model.events import FundingApplied, OrderFilled
-from heron.model.fixed import round_raw
+from heron.model.fixed import EXACT, round_raw
 from heron.model.instrument import Instrument
 from heron.model.position import Position
 
@@ -26,6 +27,12 @@ class Portfolio:
 
     def __init__(self, instruments: list[Instrument], starting_balance: int,
                  money_precision: int) -> None:
+        for inst in instruments:
+            if money_precision < inst.notional_precision:  # else money_scale is a float
+                raise ValueError(
+                    f"money_precision {money_precision} is below the notional precision "
+                    f"{inst.notional_precision} of {inst.id}; use at least "
+                    f"{inst.notional_precision} so every fill is a whole raw unit")
         self.money_precision = money_precision
         self.instruments = {inst.id: inst for inst in instruments}
         self.positions = {
@@ -103,7 +110,7 @@ class Portfolio:
         return total
 
     def money(self, raw: int) -> Decimal:
-        return Decimal(raw).scaleb(-self.money_precision)
+        return Decimal(raw).scaleb(-self.money_precision, EXACT)
 
     def snapshot(self) -> dict[str, object]:
         """Exact state for comparisons (journal replay, restarts)."""
@@ -117,11 +124,16 @@ class Portfolio:
 
 def fraction_of(amount: int, rate: Decimal) -> int:
     """``amount * rate`` rounded half-even to a whole raw unit."""
-    sign, digits, exponent = rate.as_tuple()
-    assert isinstance(exponent, int)
-    numerator = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
-    if exponent >= 0:
-        return amount * numerator * 10**exponent
-    return round_raw(amount * numerator, 10**-exponent)
+    numerator, denominator = _ratio(rate)
+    if denominator == 1:
+        return amount * numerator
+    return round_raw(amount * numerator, denominator)
+
+
+@functools.lru_cache(maxsize=256)
+def _ratio(rate: Decimal) -> tuple[int, int]:
+    """``rate`` as an exact integer ratio (cached: a run uses a handful of rates)."""
+    numerator, denominator = rate.as_integer_ratio()
+    return numerator, denominator
 
 

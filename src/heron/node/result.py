@@ -19,6 +19,7 @@ import polars as pl
 
 from heron.analytics.metrics import PerformanceMetrics, compute_metrics, drawdown_series
 from heron.core.files import write_text_atomic
+from heron.model.events import OrderFilled
 from heron.model.round_trips import RoundTrip
 from heron.node.backtest import BacktestEngine
 from heron.report.html import Fills, InstrumentSeries, metrics_for_report, write_report
@@ -84,7 +85,8 @@ class BacktestResult:
                 fills=Fills(ts=mine["ts"].to_list(), side=mine["side"].to_list(),
                             qty=mine["qty"].to_list(), price=mine["price"].to_list(),
                             fee=mine["fee"].to_list())))
-        trades = [{k: (v if not isinstance(v, Decimal) else _plain(v)) for k, v in row.items()}
+        trades = [{"side": row["direction"], **{k: (_plain(v) if isinstance(v, Decimal) else v)
+                                                for k, v in row.items()}}
                   for row in self.trades.iter_rows(named=True)]
         write_report(path, title=title, instruments=instruments,
                      equity_ts=self.equity["ts"].to_numpy(),
@@ -102,7 +104,7 @@ def build_result(engine: BacktestEngine, cash: Decimal) -> BacktestResult:
     scale = 10 ** pf.money_precision
     metrics = compute_metrics(
         ts=ts, equity=equity,
-        trade_pnl=trades["net_pnl"].cast(pl.Float64).to_numpy() if trades.height else (),
+        trade_pnl=np.array([t.net / scale for t in engine.om.trips.closed]),
         trade_returns=trades["return_pct"].to_numpy() / 100 if trades.height else None,
         exposure=exposed, fees_paid=pf.fees / scale, turnover=pf.turnover / scale,
         starting_cash=float(cash))
@@ -116,57 +118,78 @@ def build_result(engine: BacktestEngine, cash: Decimal) -> BacktestResult:
 
 
 def _trades_frame(engine: BacktestEngine, trips: list[RoundTrip]) -> pl.DataFrame:
+    """One row per closed round trip; prices and money as exact polars Decimals."""
     pf = engine.portfolio
-    rows = []
-    for t in trips:
+    cols: dict[str, list[Any]] = {name: [] for name in _TRADE_SCHEMA}
+    bars = _bar_indexes(engine, trips)
+    for t, (entry_bar, exit_bar) in zip(trips, bars, strict=True):
         inst = pf.instruments[t.instrument_id]
-        series = engine.series[engine.ctx.slots[t.instrument_id]]
-        entry_px = Decimal(t.entry_cost) / t.entry_qty * inst.price_increment
-        exit_px = Decimal(t.exit_cost) / t.exit_qty * inst.price_increment
-        entry_notional = Decimal(t.entry_cost) * inst.price_increment * inst.size_increment \
-            * inst.multiplier
-        net = pf.money(t.net)
-        rows.append({
-            "instrument": t.instrument_id, "direction": "long" if t.direction > 0 else "short",
-            "entry_ts": t.entry_ts, "exit_ts": t.exit_ts,
-            "entry_bar": int(np.searchsorted(series.ts, t.entry_ts)),
-            "exit_bar": int(np.searchsorted(series.ts, t.exit_ts)),
-            "qty": inst.quantity(t.entry_qty), "entry_price": _round(entry_px),
-            "exit_price": _round(exit_px), "pnl": pf.money(t.realised),
-            "fees": pf.money(t.fees), "funding": pf.money(t.funding), "net_pnl": net,
-            "return_pct": float(net / entry_notional * 100) if entry_notional else 0.0,
-        })
-    if not rows:
-        return pl.DataFrame(schema={
-            "instrument": pl.String, "direction": pl.String, "entry_ts": pl.Int64,
-            "exit_ts": pl.Int64, "entry_bar": pl.Int64, "exit_bar": pl.Int64,
-            "qty": pl.Decimal(38, 18), "entry_price": pl.Decimal(38, 18),
-            "exit_price": pl.Decimal(38, 18), "pnl": pl.Decimal(38, 18),
-            "fees": pl.Decimal(38, 18), "funding": pl.Decimal(38, 18),
-            "net_pnl": pl.Decimal(38, 18), "return_pct": pl.Float64})
-    return pl.DataFrame(rows, infer_schema_length=None)
+        cost_unit = inst.price_increment * inst.size_increment * inst.multiplier
+        entry_notional = t.entry_cost * cost_unit
+        values = (
+            t.instrument_id, "long" if t.direction > 0 else "short", t.entry_ts, t.exit_ts,
+            entry_bar, exit_bar, inst.quantity(t.entry_qty),
+            _avg_price(t.entry_cost, t.entry_qty, inst.price_increment),
+            _avg_price(t.exit_cost, t.exit_qty, inst.price_increment), pf.money(t.realised),
+            pf.money(t.fees), pf.money(t.funding), pf.money(t.net),
+            float(pf.money(t.net) / entry_notional * 100) if entry_notional else 0.0)
+        for name, value in zip(_TRADE_SCHEMA, values, strict=True):
+            cols[name].append(value)
+    money = pl.Decimal(38, min(pf.money_precision, 24))
+    schema = {name: (money if dtype is None else dtype) for name, dtype in _TRADE_SCHEMA.items()}
+    return pl.DataFrame(cols, schema=schema)
+
+
+def _bar_indexes(engine: BacktestEngine, trips: list[RoundTrip]) -> list[tuple[int, int]]:
+    """Index, in its instrument's series, of each trip's entry and exit bar (vectorised)."""
+    out: list[tuple[int, int]] = [(0, 0)] * len(trips)
+    for slot, series in enumerate(engine.series):
+        mine = [k for k, t in enumerate(trips) if engine.ctx.slots[t.instrument_id] == slot]
+        if not mine:
+            continue
+        entry = np.searchsorted(series.ts, [trips[k].entry_ts for k in mine])
+        exit_ = np.searchsorted(series.ts, [trips[k].exit_ts for k in mine])
+        for k, a, b in zip(mine, entry.tolist(), exit_.tolist(), strict=True):
+            out[k] = (a, b)
+    return out
+
+
+_PRICE = pl.Decimal(38, 18)
+#: trade columns; None = money (scale = the run's money precision)
+_TRADE_SCHEMA: dict[str, Any] = {
+    "instrument": pl.String, "direction": pl.String, "entry_ts": pl.Int64, "exit_ts": pl.Int64,
+    "entry_bar": pl.Int64, "exit_bar": pl.Int64, "qty": _PRICE, "entry_price": _PRICE,
+    "exit_price": _PRICE, "pnl": None, "fees": None, "funding": None, "net_pnl": None,
+    "return_pct": pl.Float64,
+}
+
+
+def _avg_price(cost: int, qty: int, increment: Decimal) -> Decimal:
+    """Average of ``cost / qty`` ticks as a price, rounded half-even to 18 decimals."""
+    return (Decimal(cost) * increment / qty).quantize(Decimal("1e-18"))
 
 
 def _fills_frame(engine: BacktestEngine) -> pl.DataFrame:
-    from heron.model.events import OrderFilled
-
+    """Every fill of the run, in order, from the journal."""
     pf = engine.portfolio
-    rows = []
+    cols: dict[str, list[Any]] = {name: [] for name in _FILL_SCHEMA}
     for rec in engine.journal.records:
         if isinstance(rec, OrderFilled):
             inst = pf.instruments[rec.instrument_id]
-            rows.append((rec.ts_event, rec.instrument_id, rec.client_order_id, rec.side.value,
-                         inst.quantity(rec.last_qty), inst.price(rec.last_px),
-                         pf.money(rec.fee), rec.liquidity))
-    schema = {"ts": pl.Int64, "instrument": pl.String, "client_order_id": pl.String,
-              "side": pl.String, "qty": pl.Object, "price": pl.Object, "fee": pl.Object,
-              "liquidity": pl.String}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+            values = (rec.ts_event, rec.instrument_id, rec.client_order_id, rec.side.value,
+                      inst.quantity(rec.last_qty), inst.price(rec.last_px), pf.money(rec.fee),
+                      rec.liquidity)
+            for name, value in zip(_FILL_SCHEMA, values, strict=True):
+                cols[name].append(value)
+    money = pl.Decimal(38, min(pf.money_precision, 24))
+    schema = {name: (money if dtype is None else dtype) for name, dtype in _FILL_SCHEMA.items()}
+    return pl.DataFrame(cols, schema=schema)
 
 
-def _round(value: Decimal) -> Decimal:
-    """Average prices are quotients: keep 18 significant decimals, exactly rounded."""
-    return value.quantize(Decimal("1e-18")) if value.as_tuple().exponent < -18 else value
+_FILL_SCHEMA: dict[str, Any] = {
+    "ts": pl.Int64, "instrument": pl.String, "client_order_id": pl.String, "side": pl.String,
+    "qty": _PRICE, "price": _PRICE, "fee": None, "liquidity": pl.String,
+}
 
 
 def _plain(value: Decimal) -> str:

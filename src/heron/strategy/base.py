@@ -103,7 +103,8 @@ class Strategy:
     @property
     def position(self) -> Position:
         """The position in the instrument of the event being handled."""
-        ctx = self.ctx
+        ctx = self._ctx
+        assert ctx is not None, "strategy is not bound to a node"
         return ctx.positions[ctx.slot]
 
     def position_of(self, instrument: str | Instrument) -> Position:
@@ -131,7 +132,9 @@ class Strategy:
 
     def has_open_orders(self) -> bool:
         """Does this strategy have any order working (cheap: checked on every bar)?"""
-        open_orders = self.ctx.om.open_orders
+        ctx = self._ctx
+        assert ctx is not None, "strategy is not bound to a node"
+        open_orders = ctx.om.open_orders
         return bool(open_orders) and any(
             o.strategy_id == self.strategy_id for o in open_orders.values())
 
@@ -189,22 +192,30 @@ class Strategy:
                post_only: bool = False, reduce_only: bool = False,
                instrument: str | Instrument | None = None, tag: str = "") -> str:
         """Send an order. Its type follows from ``price``/``trigger``; returns the client id."""
-        ctx = self.ctx
         inst = self._instrument(instrument)
-        now = ctx.clock.now()
-        coid = ctx.ids.client_order_id(self.strategy_id)
-        order_type = _order_type(price, trigger)
         try:
             lots, fraction = _lots(inst, size)
             ticks = inst.ticks(price) if price is not None else None
             trigger_ticks = inst.ticks(trigger) if trigger is not None else None
-            reason = None
         except (OffGrid, ValueError, TypeError) as exc:
-            lots, fraction, ticks, trigger_ticks, reason = 0, None, None, None, str(exc)
-        cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, OrderSide(side), order_type,
-                          lots, ticks, trigger_ticks, TimeInForce(time_in_force), post_only,
-                          reduce_only, fraction, tag)
-        ctx.send(cmd) if reason is None else ctx.deny(cmd, reason)
+            return self._send_order(inst, side, 0, None, None, None, time_in_force, post_only,
+                                    reduce_only, tag, denial=str(exc))
+        return self._send_order(inst, side, lots, fraction, ticks, trigger_ticks, time_in_force,
+                                post_only, reduce_only, tag)
+
+    def _send_order(self, inst: Instrument, side: OrderSide | str, lots: int,
+                    fraction: str | None, ticks: int | None, trigger: int | None, tif: str,
+                    post_only: bool, reduce_only: bool, tag: str, denial: str = "") -> str:
+        ctx = self.ctx
+        now = ctx.clock.now()
+        coid = ctx.ids.client_order_id(self.strategy_id)
+        cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, OrderSide(side),
+                          _order_type(ticks, trigger), lots, ticks, trigger, TimeInForce(tif),
+                          post_only, reduce_only, fraction, tag)
+        if denial:
+            ctx.deny(cmd, denial)
+        else:
+            ctx.send(cmd)
         return coid
 
     def cancel(self, order: Order | str) -> None:
@@ -237,8 +248,7 @@ class Strategy:
         if qty == 0:
             return None
         side = OrderSide.SELL if qty > 0 else OrderSide.BUY
-        return self.submit(side=side, size=inst.quantity(abs(qty)), reduce_only=True,
-                           instrument=inst, tag=tag)
+        return self._send_order(inst, side, abs(qty), None, None, None, "gtc", False, True, tag)
 
     # -- lookups ------------------------------------------------------------------------------
     def _instrument(self, ref: str | Instrument | None) -> Instrument:

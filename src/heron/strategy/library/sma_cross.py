@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
+
 from heron.analytics.indicators import sma
 from heron.errors import InvalidConfiguration
 from heron.model.data import Bar
@@ -50,26 +52,33 @@ class SmaCross(Strategy):
     def on_start(self) -> None:
         self.fast_ma = self.indicator(sma, self.fast, name=f"sma{self.fast}")
         self.slow_ma = self.indicator(sma, self.slow, name=f"sma{self.slow}")
+        # sign(fast - slow) is exactly the comparison of the two floats (IEEE subtraction
+        # is zero only for equal operands), so one bulk array answers both tests per bar.
+        self.side = self.indicator(_spread_sign, self.fast, self.slow, name="sign")
         self.short_ok = self.mode == "long-short"
 
     def on_bar(self, bar: Bar) -> None:
-        fast = self.fast_ma[-1]
-        slow = self.slow_ma[-1]
+        side = self.side[-1]
         if self.has_open_orders():
             return
         qty = self.position.qty
-        if fast > slow:
+        if side > 0:
             if qty < 0:
                 self.close_position()
             if qty <= 0:
                 self.buy(size=self._size())
-        elif fast < slow or not self.short_ok:
+        elif side < 0 or not self.short_ok:
             if qty > 0:
                 self.close_position()
-            if qty >= 0 and self.short_ok:
+            if qty >= 0 and self.short_ok and side < 0:
                 self.sell(size=self._size())
 
     def _size(self) -> Decimal | EquityFraction:
         if self.quantity:
             return self.quantity
         return self.equity_fraction(self.fraction)
+
+
+def _spread_sign(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """+1 where SMA(fast) > SMA(slow), -1 where below, 0 where equal, NaN before both exist."""
+    return np.sign(sma(close, fast) - sma(close, slow))

@@ -57,7 +57,8 @@ class MarginDesk:
         per_lot = pf.positions[order.instrument_id].money(ticks)
         if free <= 0 or per_lot <= 0:
             return 0
-        cost = per_lot * (1 + Fraction(fee_rate)) * Fraction(self.init_rate[order.instrument_id])
+        # margin is a fraction of the notional, but the fee is paid on all of it
+        cost = per_lot * (Fraction(self.init_rate[order.instrument_id]) + Fraction(fee_rate))
         return floor(order.fraction * free / cost)
 
     def problem(self, order: SimOrder, lots: int, ticks: int, fee_rate: Decimal) -> str | None:

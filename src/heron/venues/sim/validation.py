@@ -42,6 +42,8 @@ def check_size(cmd: SubmitOrder, inst: Instrument, ref_ticks: int | None) -> str
         return None
     if cmd.quantity <= 0:
         return f"quantity must be at least one lot ({inst.size_increment}), got {cmd.quantity}"
+    if not inst.min_quantity and not inst.min_notional:
+        return None
     qty = inst.quantity(cmd.quantity)
     if qty < inst.min_quantity:
         return f"quantity {qty} below the minimum {inst.min_quantity} of {inst.symbol}"

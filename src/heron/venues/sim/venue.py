@@ -26,7 +26,7 @@ from heron.model.events import (
 )
 from heron.model.data import Bar
 from heron.model.instrument import Instrument
-from heron.model.orders import OrderType, TimeInForce
+from heron.model.orders import OrderSide, OrderType, TimeInForce
 from heron.model.portfolio import Portfolio, fraction_of
 from heron.venues.sim import bar_path as bp
 from heron.venues.sim.config import FillAt, SimVenueConfig
@@ -53,6 +53,7 @@ class SimVenue:
         self._by_id: dict[str, SimOrder] = {}
         self.bars: dict[str, Bar] = {}
         self._seq = 0
+        self._budget_left: dict[str, tuple[int, int]] = {}  # iid -> (bar ts, lots left)
         self._slip = Fraction(config.slippage_bps) / 10_000
         self.margin = MarginDesk(portfolio, self.instruments, config.leverage)
 
@@ -155,7 +156,9 @@ class SimVenue:
         touched: list[tuple[bp.Touch, int, SimOrder, bool]] = []
         for order in list(orders):
             result = self._touch(order, path)
-            if result is not None:
+            # IOC/FOK take what is there when they arrive; a level reached later in the
+            # bar would be a resting (maker) fill, which they may not wait for.
+            if result is not None and (result[1] or not order.is_immediate):
                 touch, taker = result
                 touched.append((touch, order.seq, order, taker))
             elif not order.arrived and order.is_immediate:
@@ -165,6 +168,7 @@ class SimVenue:
         for touch, _seq, order, taker in sorted(touched, key=lambda t: (t[0], t[1])):
             if order.client_order_id in self._by_id:
                 budget = self._execute(order, touch[2], taker, budget)
+        self._spend(iid, bar, budget)
 
     def _touch(self, order: SimOrder, path: tuple[int, ...]) -> tuple[bp.Touch, bool] | None:
         """Where on ``path`` the order first trades, and whether it takes liquidity."""
@@ -182,7 +186,7 @@ class SimVenue:
             limit_hit = self._limit_touch(order, path)
             return None if limit_hit is None else (
                 (hit[0], hit[1], limit_hit[2]), arriving and limit_hit[0] == 0)
-        if order.order_type is OrderType.MARKET:
+        if order.order_type in (OrderType.MARKET, OrderType.STOP):  # a triggered stop is one
             return (0, 0, path[0]), True
         hit = self._limit_touch(order, path)
         if hit is None:
@@ -200,7 +204,9 @@ class SimVenue:
         result = self._touch(order, path)
         order.arrived = True
         if result is not None:
-            self._execute(order, result[0][2], result[1], None)
+            budget = self._volume_budget(order.instrument_id, bar)
+            budget = self._execute(order, result[0][2], result[1], budget)
+            self._spend(order.instrument_id, bar, budget)
         elif order.is_immediate:
             self._expire_unfilled(order)
 
@@ -283,7 +289,10 @@ class SimVenue:
     def _slipped(self, order: SimOrder, ticks: int) -> int:
         exact = ticks * (1 + self._slip) if order.is_buy else ticks * (1 - self._slip)
         whole = int(exact)
-        return whole + 1 if order.is_buy and whole != exact else whole
+        slipped = whole + 1 if order.is_buy and whole != exact else whole
+        if order.is_limit and order.price is not None:  # never worse than the limit
+            return min(slipped, order.price) if order.is_buy else max(slipped, order.price)
+        return slipped
 
     def _fee_rate(self, order: SimOrder, taker: bool) -> Decimal:
         if self.config.fee_rate is not None:
@@ -292,18 +301,26 @@ class SimVenue:
         return inst.taker_fee if taker else inst.maker_fee
 
     def _volume_budget(self, iid: str, bar: Bar) -> int | None:
+        """Lots all orders together may still fill on ``bar`` (None: no cap)."""
         share = self.config.volume_share
         if share is None:
             return None
+        left = self._budget_left.get(iid)
+        if left is not None and left[0] == bar.ts:
+            return left[1]  # fill_at=close: the bar's path already used some of it
         inst = self.instruments[iid]
         return int(Decimal(repr(bar.volume)) * share / inst.size_increment)
+
+    def _spend(self, iid: str, bar: Bar, budget: int | None) -> None:
+        if budget is not None:
+            self._budget_left[iid] = (bar.ts, budget)
 
     def _liquidate(self, iid: str, ticks: int) -> None:
         pos = self.portfolio.positions[iid]
         now = self.clock.now()
-        cmd_side = "sell" if pos.qty > 0 else "buy"
+        cmd_side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
         cmd = SubmitOrder(now, now, f"LIQ-{self.ids.venue_order_id()}", "venue", iid,
-                          cmd_side, OrderType.MARKET, abs(pos.qty))  # type: ignore[arg-type]
+                          cmd_side, OrderType.MARKET, abs(pos.qty))
         self._seq += 1
         order = SimOrder(cmd, cmd.client_order_id, self._seq)
         self.emit(self.margin.liquidation_event(iid, order.client_order_id, now))

@@ -1,0 +1,71 @@
+"""The ``heron`` command.
+
+Exit codes (documented in the README): 0 success; 1 a run failed for another reason;
+2 bad input (missing or malformed file, unknown strategy or parameter, impossible
+value), with a one-line message naming the problem and the fix; 3 an internal error
+(a bug: please report it). Errors never print a traceback unless ``HERON_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from heron.cli.backtest import backtest_command
+from heron.errors import EXIT_INTERNAL, HeronError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="heron: backtest, paper and live trading on one engine.")
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """heron: backtest, paper and live trading on one engine."""
+
+
+app.command("backtest")(backtest_command)
+
+
+@app.command("version")
+def version(short: Annotated[bool, typer.Option(help="print the number only")] = False) -> None:
+    """Print heron's version."""
+    from heron import __version__
+
+    print(__version__ if short else f"heron {__version__}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning heron errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except HeronError as exc:
+        if os.environ.get("HERON_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and real bugs
+        _other(exc)
+
+
+def _other(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
+    if os.environ.get("HERON_DEBUG"):
+        raise exc
+    err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+              "(a bug in heron; rerun with HERON_DEBUG=1 and report the traceback)",
+              highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INTERNAL)

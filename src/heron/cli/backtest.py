@@ -1,0 +1,133 @@
+"""``heron backtest``: run a strategy over bars, print a summary, write the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from heron.cli.config import BacktestConfig, load_config
+from heron.errors import InvalidConfiguration
+from heron.node.api import backtest
+from heron.node.result import BacktestResult
+
+out = Console()
+err = Console(stderr=True)
+
+Opt = typer.Option
+
+
+def backtest_command(
+    config: Annotated[Path | None, typer.Argument(help="TOML config (flags override it)")] = None,
+    strategy: Annotated[str | None, Opt(help="strategy name or module:Class")] = None,
+    data: Annotated[str | None, Opt(help="bar file: CSV(.gz), freqtrade JSON/feather, Parquet")
+                    ] = None,
+    symbol: Annotated[str | None, Opt(help="instrument symbol (default: from the file)")] = None,
+    param: Annotated[list[str] | None, Opt(help="strategy parameter k=v (repeatable)")] = None,
+    cash: Annotated[str | None, Opt(help="starting cash")] = None,
+    fee_bps: Annotated[str | None, Opt(help="fee per fill in basis points")] = None,
+    slippage_bps: Annotated[str | None, Opt(help="slippage on taker fills, bps")] = None,
+    fill: Annotated[str | None, Opt(help="market fills at next-open or close")] = None,
+    tick_size: Annotated[str | None, Opt(help="price increment (default: from the data)")
+                         ] = None,
+    lot_size: Annotated[str | None, Opt(help="size increment (default 0.00000001)")] = None,
+    kind: Annotated[str | None, Opt(help="spot or perp")] = None,
+    leverage: Annotated[str | None, Opt(help="leverage for perp")] = None,
+    volume_share: Annotated[str | None, Opt(help="max share of bar volume filled")] = None,
+    json: Annotated[str | None, Opt("--json", help="write the results as JSON here")] = None,
+    report: Annotated[str | None, Opt(help="write a self-contained HTML report here")] = None,
+    journal: Annotated[str | None, Opt(help="write the SQLite journal here")] = None,
+    quiet: Annotated[bool, Opt(help="no progress bar or summary table")] = False,
+) -> None:
+    """Backtest a strategy on bars; flags override the optional TOML config."""
+    base = load_config(config) if config is not None else BacktestConfig()
+    flags = {"strategy": strategy, "data": data, "symbol": symbol, "cash": cash,
+             "fee_bps": fee_bps, "slippage_bps": slippage_bps, "fill": fill,
+             "tick_size": tick_size, "lot_size": lot_size, "kind": kind, "leverage": leverage,
+             "volume_share": volume_share, "json": json, "report": report, "journal": journal}
+    merged = msgspec.structs.replace(base, **{k: v for k, v in flags.items() if v is not None})
+    params = {**merged.params, **_parse_params(param or [])}
+    if merged.data is None:
+        raise InvalidConfiguration("no data given; pass --data PATH or set data in the config")
+    for target in (merged.json, merged.report, merged.journal):
+        if target is not None:
+            _check_writable(Path(target))
+    result = _run(merged, params, quiet)
+    _write_outputs(result, merged)
+    if not quiet:
+        _summary(result, merged)
+
+
+def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool) -> BacktestResult:
+    kwargs: dict[str, Any] = {
+        "strategy": cfg.strategy, "params": params, "symbol": cfg.symbol, "cash": cfg.cash,
+        "fee_bps": cfg.fee_bps, "slippage_bps": cfg.slippage_bps, "fill": cfg.fill,
+        "tick_size": cfg.tick_size, "lot_size": cfg.lot_size, "kind": cfg.kind,
+        "leverage": cfg.leverage, "volume_share": cfg.volume_share, "journal": cfg.journal,
+    }
+    assert cfg.data is not None
+    if quiet or not err.is_terminal:
+        return backtest(cfg.data, **kwargs)
+    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,} bars"),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("run", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return backtest(cfg.data, progress=tick, **kwargs)
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidConfiguration(f"--param {item!r} is not key=value; e.g. --param fast=10")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidConfiguration(f"{path}: folder {folder} does not exist; create it first")
+
+
+def _write_outputs(result: BacktestResult, cfg: BacktestConfig) -> None:
+    if cfg.json:
+        result.write_json(cfg.json)
+    if cfg.report:
+        result.write_report(cfg.report, title=f"{cfg.strategy} on {cfg.symbol or cfg.data}")
+
+
+def _summary(result: BacktestResult, cfg: BacktestConfig) -> None:
+    m = result.metrics
+    table = Table(title=f"heron backtest: {cfg.strategy}", show_header=False, min_width=48)
+    rows: list[tuple[str, str]] = [
+        ("bars", f"{result.bars:,}"), ("orders", f"{result.orders:,}"),
+        ("fills", f"{result.fills.height:,}"), ("round trips", f"{result.trades.height:,}"),
+        ("starting cash", f"{result.starting_cash:,}"),
+        ("final equity", f"{result.final_equity:,.2f}"),
+        ("return", f"{result.return_pct:.2f} %"),
+        ("sharpe", _num(m.sharpe_ratio)), ("sortino", _num(m.sortino_ratio)),
+        ("max drawdown", f"{m.max_drawdown_pct:.2f} %"),
+        ("win rate", _num(m.win_rate_pct, " %")), ("profit factor", _num(m.profit_factor)),
+        ("exposure", _num(m.exposure_pct, " %")), ("fees paid", f"{m.fees_paid:,.2f}"),
+        ("journal sha256", result.journal_sha256[:16] + "…"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    for label, path in (("json", cfg.json), ("report", cfg.report), ("journal", cfg.journal)):
+        if path:
+            out.print(f"{label}: {path}")
+
+
+def _num(value: float | None, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:,.2f}{suffix}"
