@@ -142,6 +142,26 @@ def test_price_long_exact_value_keeps_every_digit() -> None:
     assert str(price) == value
 
 
+@pytest.mark.parametrize("value", ["1e999999", "1e9999999", "1" + "0" * 100])
+def test_price_with_absurd_magnitude_raises_value_error(value: str) -> None:
+    # refused up front rather than building a million-digit integer
+    with pytest.raises(ValueError, match="integer digits"):
+        Price(value)
+
+
+def test_price_with_absurdly_small_exponent_raises_not_rounds_to_zero() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        Price("1e-9999999")
+
+
+def test_price_zero_with_huge_exponent_is_zero() -> None:
+    assert Price("0E+999999999") == Price("0")
+
+
+def test_price_with_hundred_integer_digits_is_exact() -> None:
+    assert Price("9" * 100).raw == int("9" * 100)
+
+
 def test_price_precision_above_maximum_raises() -> None:
     with pytest.raises(ValueError, match="precision"):
         Price("1", MAX_PRECISION + 1)

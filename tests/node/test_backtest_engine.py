@@ -122,3 +122,20 @@ def test_two_instruments_two_strategies_share_one_account() -> None:
     # merged timeline: equity sampled at each distinct timestamp of either instrument
     assert result.equity.height == 10
     assert result.final_equity == Decimal(100000)
+
+
+class WrongInstrument(Strategy):
+    name = "wrong"
+
+    def on_bar(self, bar: Bar) -> None:
+        if bar.index == 1:
+            self.buy(size="1", instrument="ZZZ")
+
+
+def test_order_for_unknown_instrument_is_denied_not_raised() -> None:
+    result = heron.backtest(_flat_bars(3), strategy=WrongInstrument(), tick_size="1")
+    assert result.bars == 3
+    assert len(result.rejections) == 1
+    coid, reason = result.rejections[0]
+    assert "no instrument 'ZZZ'" in reason
+    assert result.engine.om.orders[coid].status.value == "denied"

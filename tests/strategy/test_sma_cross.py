@@ -46,7 +46,7 @@ def test_sma_cross_long_only_enters_and_exits_on_the_reference_signal_bars(
 
 def test_sma_cross_long_short_is_always_in_the_market_after_the_first_signal(
         closes: np.ndarray) -> None:
-    result = heron.backtest(DATA, strategy="sma_cross", fill="close",
+    result = heron.backtest(DATA, strategy="sma_cross", fill="close", kind="perp",
                             params={"fast": 10, "slow": 50, "mode": "long-short"})
     trades = result.trades
     assert {"long", "short"} == set(trades["direction"].to_list())
@@ -61,3 +61,11 @@ def test_sma_cross_fixed_quantity_trades_that_size(closes: np.ndarray) -> None:
                             params={"fast": 5, "slow": 20, "quantity": "0.25"})
     assert result.trades.height > 10
     assert {str(q.normalize()) for q in result.trades["qty"].to_list()} == {"0.25"}
+
+
+def test_sma_cross_long_short_on_spot_cannot_short(closes: np.ndarray) -> None:
+    result = heron.backtest(DATA, strategy="sma_cross", fill="close",
+                            params={"fast": 10, "slow": 50, "mode": "long-short"})
+    assert set(result.trades["direction"].to_list()) == {"long"}
+    canceled = [o for o in result.engine.om.orders.values() if o.status.value == "canceled"]
+    assert canceled and all(o.side.value == "sell" for o in canceled)

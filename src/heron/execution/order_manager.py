@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import NoReturn
 
 from heron.model.events import (
-    FundingApplied, OrderAccepted, OrderCanceled, OrderCancelRequested, OrderDenied,
+    FundingApplied, OrderAccepted, OrderCanceled, OrderCancelRejected, OrderCancelRequested, OrderDenied,
     OrderEvent, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted, OrderTriggered,
     OrderUpdated, OrderUpdateRejected, OrderUpdateRequested, Record,
     SubmitOrder,
 )
-from heron.model.orders import Order, OrderEventKind, OrderType
+from heron.model.orders import Order, OrderEventKind, OrderStatus, OrderType
 from heron.model.portfolio import Portfolio
 from heron.model.round_trips import RoundTripBook
 
@@ -30,6 +30,7 @@ _KIND: dict[type[OrderEvent], OrderEventKind] = {
     OrderRejected: OrderEventKind.REJECTED,
     OrderTriggered: OrderEventKind.TRIGGERED,
     OrderCancelRequested: OrderEventKind.CANCEL_REQUESTED,
+    OrderCancelRejected: OrderEventKind.CANCEL_REJECTED,
     OrderCanceled: OrderEventKind.CANCELED,
     OrderUpdateRequested: OrderEventKind.UPDATE_REQUESTED,
     OrderUpdated: OrderEventKind.UPDATED,
@@ -76,8 +77,13 @@ class OrderManager:
         self.orders[order.client_order_id] = order
         return order
 
-    def _on_order_event(self, event: OrderEvent) -> Order:
+    def _on_order_event(self, event: OrderEvent) -> Order | None:
         order = self.orders.get(event.client_order_id)
+        if isinstance(event, OrderCancelRejected | OrderUpdateRejected):
+            self.rejections.append((event.client_order_id, event.reason))
+            pending = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE)
+            if order is None or order.status not in pending:
+                return order  # a refused request for an order that was not pending: news only
         if order is None:
             raise_unknown(event)
         status = order.apply(_KIND[type(event)], event.ts_event)

@@ -25,6 +25,7 @@ from decimal import (
 from typing import Any, ClassVar, Self
 
 MAX_PRECISION = 24
+MAX_INTEGER_DIGITS = 100  # far past any price, size or balance; bounds the raw int
 #: For scaling and normalising, which are exact in principle but round to the
 #: *context* precision (28 digits by default): past 28 significant digits the default
 #: context would silently round a price or a balance. Never divide in this context.
@@ -51,6 +52,8 @@ def to_decimal(value: object, *, what: str = "value") -> Decimal:
         raise TypeError(f"{what}: cannot make a decimal from {type(value).__name__}")
     if not dec.is_finite():
         raise ValueError(f"{what}: {value!r} is not a finite number")
+    if dec and dec.adjusted() >= MAX_INTEGER_DIGITS:  # "1e999999" would build a huge int
+        raise ValueError(f"{what}: {value!r} has more than {MAX_INTEGER_DIGITS} integer digits")
     return dec
 
 

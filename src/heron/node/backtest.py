@@ -26,11 +26,11 @@ from heron.core.kernel import Kernel
 from heron.execution.order_manager import OrderManager
 from heron.model.data import Bar
 from heron.model.events import (
-    AmendOrder, CancelAllOrders, CancelOrder, FundingApplied, OrderDenied, OrderFilled,
-    OrderSubmitted, Record, SubmitOrder,
+    AmendOrder, CancelAllOrders, CancelOrder, FundingApplied, OrderCancelRejected,
+    OrderCancelRequested, OrderDenied, OrderEvent, OrderFilled, OrderSubmitted,
+    OrderUpdateRejected, OrderUpdateRequested, Record, SubmitOrder,
 )
 from heron.model.fixed import decimals_of
-from heron.model.orders import Order
 from heron.model.portfolio import Portfolio
 from heron.node.bar_series import BarSeries
 from heron.node.equity import EquityRecorder
@@ -99,11 +99,26 @@ class BacktestEngine:
             if order is not None and order.status.value == "submitted":
                 self.venue.submit(cmd)
         elif isinstance(cmd, CancelOrder):
-            self.venue.cancel(cmd)
+            if self._request(cmd, OrderCancelRequested, OrderCancelRejected):
+                self.venue.cancel(cmd)
         elif isinstance(cmd, AmendOrder):
-            self.venue.amend(cmd)
+            if self._request(cmd, OrderUpdateRequested, OrderUpdateRejected):
+                self.venue.amend(cmd)
         elif isinstance(cmd, CancelAllOrders):
             self.venue.cancel_all(cmd)
+
+    def _request(self, cmd: CancelOrder | AmendOrder, requested: type[OrderEvent],
+                 refused: type[OrderEvent]) -> bool:
+        """Mark an open order as pending the cancel/amend, or refuse it if not open."""
+        order = self.om.orders.get(cmd.client_order_id)
+        now = self.clock.ts
+        if order is None or not order.is_open:
+            state = "unknown" if order is None else order.status.value
+            self.emit(refused(now, now, cmd.client_order_id, cmd.instrument_id,  # type: ignore[call-arg]
+                              f"order is {state}, not open"))
+            return False
+        self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
+        return True
 
     def deny(self, cmd: SubmitOrder, reason: str) -> None:
         """Refuse an order before any venue sees it (bad price grid, bad size ...)."""
@@ -124,19 +139,18 @@ class BacktestEngine:
         strategy = self._by_id.get(order.strategy_id)
         if strategy is None:
             return
-        self._focus(order)
-        if isinstance(event, OrderFilled):
-            strategy.on_fill(order, event)
-        else:
-            strategy.on_order(order, event)  # type: ignore[arg-type]
-
-    def _focus(self, order: Order) -> None:
-        """Point the context at the order's instrument while its strategy handles it."""
         ctx = self.ctx
-        slot = ctx.slots[order.instrument_id]
-        if slot != ctx.slot:
-            ctx.slot = slot
-            ctx.index = ctx.last_index[slot]
+        saved = ctx.slot, ctx.index
+        slot = ctx.slots.get(order.instrument_id, ctx.slot)
+        if slot != ctx.slot:  # the strategy handles the event in its instrument's context
+            ctx.slot, ctx.index = slot, ctx.last_index[slot]
+        try:
+            if isinstance(event, OrderFilled):
+                strategy.on_fill(order, event)
+            else:
+                strategy.on_order(order, event)  # type: ignore[arg-type]
+        finally:
+            ctx.slot, ctx.index = saved
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> None:

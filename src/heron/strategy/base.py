@@ -192,7 +192,10 @@ class Strategy:
                post_only: bool = False, reduce_only: bool = False,
                instrument: str | Instrument | None = None, tag: str = "") -> str:
         """Send an order. Its type follows from ``price``/``trigger``; returns the client id."""
-        inst = self._instrument(instrument)
+        try:
+            inst = self._instrument(instrument)
+        except KeyError as exc:
+            return self._deny_unknown(str(instrument), side, str(exc.args[0]))
         try:
             lots, fraction = _lots(inst, size)
             ticks = inst.ticks(price) if price is not None else None
@@ -202,6 +205,15 @@ class Strategy:
                                     reduce_only, tag, denial=str(exc))
         return self._send_order(inst, side, lots, fraction, ticks, trigger_ticks, time_in_force,
                                 post_only, reduce_only, tag)
+
+    def _deny_unknown(self, ref: str, side: OrderSide | str, reason: str) -> str:
+        """An order for an instrument this run does not have: denied, never raised."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        coid = ctx.ids.client_order_id(self.strategy_id)
+        ctx.deny(SubmitOrder(now, now, coid, self.strategy_id, ref, OrderSide(side),
+                             OrderType.MARKET, 0), reason)
+        return coid
 
     def _send_order(self, inst: Instrument, side: OrderSide | str, lots: int,
                     fraction: str | None, ticks: int | None, trigger: int | None, tif: str,

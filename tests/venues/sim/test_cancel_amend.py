@@ -55,7 +55,8 @@ def test_amend_limit_price_changes_fill_price() -> None:
     # bearish DIP bar passes 99.50 before 99.00: fills at the amended price
     assert fills(result) == [(2, "buy", D("1"), D("99.50"), D("0.0995"), "maker")]
     assert journal_kinds(result, coid) == ["SubmitOrder", "OrderSubmitted", "OrderAccepted",
-                                           "AmendOrder", "OrderUpdated", "OrderFilled"]
+                                           "AmendOrder", "OrderUpdateRequested", "OrderUpdated",
+                                           "OrderFilled"]
 
 
 def test_amend_limit_quantity_changes_fill_size() -> None:
@@ -91,13 +92,8 @@ def test_amend_then_cancel_in_the_same_bar() -> None:
 
 
 # -- rejected cancels and amends -----------------------------------------------------------
-# The venue answers these with OrderCancelRejected / OrderUpdateRejected, but the engine
-# never applies OrderCancelRequested / OrderUpdateRequested first, and the order manager
-# has no mapping for OrderCancelRejected: the answer raises instead of being an event.
-# These pin the intended behaviour; the bug is in heron.node.backtest /
-# heron.execution.order_manager, outside the venue.
-@pytest.mark.xfail(strict=True, reason="engine: OrderCancelRejected raises KeyError in the "
-                   "order manager (no CancelRequested applied, no _KIND entry)")
+# A cancel or amend of an order that is not open is answered with OrderCancelRejected /
+# OrderUpdateRejected events; the order's status is unchanged (or back from pending).
 def test_cancel_of_filled_order_is_rejected_as_event() -> None:
     script = {0: lambda s: s.buy(size="1"), 2: lambda s: s.cancel(s.sent[0])}
     result, strat = run([FLAT, FLAT, FLAT], script)
@@ -106,8 +102,6 @@ def test_cancel_of_filled_order_is_rejected_as_event() -> None:
     assert journal_kinds(result, strat.sent[0])[-1] == "OrderCancelRejected"
 
 
-@pytest.mark.xfail(strict=True, reason="engine: OrderUpdateRejected on an ACCEPTED order is "
-                   "an invalid transition (no UpdateRequested applied first)")
 def test_amend_rejected_is_an_event_and_order_keeps_working() -> None:
     # a limit has no trigger to amend: the venue refuses
     script = {0: lambda s: s.buy(size="1", price="99.00"),

@@ -72,8 +72,6 @@ def test_portfolio_equity_combines_both_instruments() -> None:
     assert result.equity["equity"][-1] == pytest.approx(float(result.final_equity))
 
 
-@pytest.mark.xfail(strict=True, reason="engine: BacktestEngine._focus points the context at "
-                   "the filled order's instrument and never points it back")
 def test_fill_on_other_instrument_does_not_change_the_current_instrument() -> None:
     # With fill="close" an order on BBB fills inside AAA's on_bar; afterwards the
     # strategy's current instrument must still be AAA.

@@ -68,6 +68,10 @@ class MarginDesk:
         new_qty = pos.qty + (lots if order.is_buy else -lots)
         if abs(new_qty) <= abs(pos.qty) and (new_qty >= 0) == (pos.qty >= 0):
             return None  # only reduces: always allowed
+        if new_qty < 0 and not pos.instrument.is_perpetual:
+            held = pos.instrument.quantity(max(pos.qty, 0))
+            return (f"spot: cannot sell more than held ({held} {pos.instrument.symbol}); "
+                    "trade a perpetual (--kind perp) to go short")
         fee = fraction_of(pos.money(ticks * lots), fee_rate)
         old_mark = pf.marks.get(order.instrument_id, ticks)
         pf.marks[order.instrument_id] = ticks
