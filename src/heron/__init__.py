@@ -18,5 +18,12 @@ from heron.strategy.base import Strategy
 from heron.strategy.params import Param
 
 __version__ = "0.1.0"
-__all__ = ["Bar", "BacktestResult", "Instrument", "InstrumentKind", "Param", "Strategy",
-           "backtest"]
+__all__ = [
+           "BacktestResult",
+           "Bar",
+           "Instrument",
+           "InstrumentKind",
+           "Param",
+           "Strategy",
+           "backtest",
+]

@@ -129,7 +129,7 @@ def test_journal_file_cut_short_is_corrupt(tmp_path: Path,
     data = journaled[1].read_bytes()
     path = tmp_path / "short.sqlite"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(JournalError, match="corrupt|truncated"):
+    with pytest.raises(JournalError, match=r"corrupt|truncated"):
         JournalReader(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_sma_cross_long_short_is_always_in_the_market_after_the_first_signal(
     # each exit is the next entry: reversals close and re-open on the same bar
     assert trades["exit_bar"].to_list()[:-1] == trades["entry_bar"].to_list()[1:]
     directions = trades["direction"].to_list()
-    assert all(a != b for a, b in zip(directions, directions[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(directions))
 
 
 def test_sma_cross_fixed_quantity_trades_that_size(closes: np.ndarray) -> None:

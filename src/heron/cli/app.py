@@ -40,32 +40,24 @@ def version(short: Annotated[bool, typer.Option(help="print the number only")] =
 
 
 def main() -> None:
-    """Entry point: run the app, turning heron errors into one line and an exit code."""
+    """Entry point: heron errors become one line and an exit code, never a traceback.
+
+    Usage errors (unknown option, missing value) are typer's own: usage and exit 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except HeronError as exc:
         if os.environ.get("HERON_DEBUG"):
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
+    except KeyboardInterrupt:
+        err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and real bugs
-        _other(exc)
-
-
-def _other(exc: Exception) -> None:
-    import click
-
-    if isinstance(exc, click.exceptions.ClickException):
-        exc.show()
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
-    if os.environ.get("HERON_DEBUG"):
-        raise exc
-    err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
-              "(a bug in heron; rerun with HERON_DEBUG=1 and report the traceback)",
-              highlight=False, soft_wrap=True)
-    sys.exit(EXIT_INTERNAL)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
+        if os.environ.get("HERON_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                  "(a bug in heron; rerun with HERON_DEBUG=1 and report the traceback)",
+                  highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INTERNAL)

@@ -29,7 +29,7 @@ class MessageBus:
         self._subs.get(topic, []).remove(handler)
 
     def publish(self, topic: str, message: object) -> None:
-        for handler in self._subs.get(topic, ()):
+        for handler in tuple(self._subs.get(topic, ())):  # a copy: handlers may (un)subscribe
             handler(message)
 
     def handlers(self, topic: str) -> list[Handler]:

@@ -195,7 +195,7 @@ class JournalReader:
     def _verify_rows(self) -> None:
         hasher = hashlib.sha256()
         count = 0
-        for seq, type_name, payload in self._rows():
+        for seq, _type, payload in self._rows():
             count += 1
             if seq != count:
                 raise JournalError(f"{self.path}: record {count} missing (found seq {seq}); "

@@ -14,9 +14,22 @@ from decimal import Decimal
 from typing import NoReturn
 
 from heron.model.events import (
-    FundingApplied, OrderAccepted, OrderCanceled, OrderCancelRejected, OrderCancelRequested, OrderDenied,
-    OrderEvent, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted, OrderTriggered,
-    OrderUpdated, OrderUpdateRejected, OrderUpdateRequested, Record,
+    FundingApplied,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
+    OrderUpdateRejected,
+    OrderUpdateRequested,
+    Record,
     SubmitOrder,
 )
 from heron.model.orders import Order, OrderEventKind, OrderStatus, OrderType

@@ -36,7 +36,7 @@ def to_decimal(value: object, *, what: str = "value") -> Decimal:
     """Convert ``str``/``int``/``Decimal``/fixed values to ``Decimal``, refusing floats and NaN."""
     if isinstance(value, FixedPoint):
         return value.as_decimal()
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(f"{what}: pass a str, int or Decimal, not {type(value).__name__} "
                         f"({value!r}); binary floats cannot hold most decimal prices exactly")
     if isinstance(value, int):
@@ -80,7 +80,8 @@ class FixedPoint:
         if precision is None:
             precision = places
         elif places > precision:
-            raise ValueError(f"{self.kind} {dec} has {places} decimals; at most {precision} allowed")
+            raise ValueError(
+                f"{self.kind} {dec} has {places} decimals; at most {precision} allowed")
         if not 0 <= precision <= MAX_PRECISION:
             raise ValueError(f"{self.kind} precision {precision} outside 0..{MAX_PRECISION}")
         raw = int(dec.scaleb(precision, EXACT))

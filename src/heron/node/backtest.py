@@ -26,9 +26,20 @@ from heron.core.kernel import Kernel
 from heron.execution.order_manager import OrderManager
 from heron.model.data import Bar
 from heron.model.events import (
-    AmendOrder, CancelAllOrders, CancelOrder, FundingApplied, OrderCancelRejected,
-    OrderCancelRequested, OrderDenied, OrderEvent, OrderFilled, OrderSubmitted,
-    OrderUpdateRejected, OrderUpdateRequested, Record, SubmitOrder,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    FundingApplied,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderSubmitted,
+    OrderUpdateRejected,
+    OrderUpdateRequested,
+    Record,
+    SubmitOrder,
 )
 from heron.model.fixed import decimals_of
 from heron.model.portfolio import Portfolio
@@ -220,7 +231,7 @@ class BacktestEngine:
         marks, last_index, bars_now = self.portfolio.marks, ctx.last_index, venue.bars
         series = self.series[0]
         inst, iid = series.instrument, series.instrument.id
-        ts_mv, (o, h, lo, c, v) = memoryview(series.ts), _columns(series)
+        ts_mv, (o, h, lo, c, v) = series.ts.data, _columns(series)
         working = venue.working[iid]
         position = ctx.positions[0]
         watch = inst.is_perpetual and inst.margin_maint > 0
@@ -253,22 +264,20 @@ class BacktestEngine:
 
 def _columns(s: BarSeries) -> tuple[memoryview, ...]:
     """Per-bar columns as memoryviews: indexing yields plain ints/floats, no NumPy boxing."""
-    return (memoryview(s.open), memoryview(s.high), memoryview(s.low), memoryview(s.close),
-            memoryview(s.volume))
+    return (s.open.data, s.high.data, s.low.data, s.close.data, s.volume.data)
 
 
 def _timeline(series: list[BarSeries]) -> tuple[memoryview, memoryview, memoryview]:
     """All bars merged by time (ties: instrument order), as (ts, slot, index) views."""
     if len(series) == 1:
-        empty = memoryview(np.zeros(0, dtype=np.int64))
-        return memoryview(series[0].ts), empty, empty
+        empty = np.zeros(0, dtype=np.int64).data
+        return series[0].ts.data, empty, empty
     ts = np.concatenate([s.ts for s in series])
     slots = np.concatenate([np.full(len(s), k, dtype=np.int64) for k, s in enumerate(series)])
     index = np.concatenate([np.arange(len(s), dtype=np.int64) for s in series])
     order = np.lexsort((index, slots, ts))
-    return (memoryview(np.ascontiguousarray(ts[order])),
-            memoryview(np.ascontiguousarray(slots[order])),
-            memoryview(np.ascontiguousarray(index[order])))
+    return (np.ascontiguousarray(ts[order]).data, np.ascontiguousarray(slots[order]).data,
+            np.ascontiguousarray(index[order]).data)
 
 
 def _funding_callback(venue: SimVenue, iid: str, rate: Decimal) -> Callable[[int], None]:

@@ -18,7 +18,12 @@ import numpy as np
 
 from heron.model.data import Bar, Quote, Trade
 from heron.model.events import (
-    AmendOrder, CancelAllOrders, CancelOrder, OrderEvent, OrderFilled, SubmitOrder,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    OrderEvent,
+    OrderFilled,
+    SubmitOrder,
 )
 from heron.model.fixed import FixedPoint, to_decimal
 from heron.model.instrument import Instrument, OffGrid
@@ -46,7 +51,7 @@ class Strategy:
     """Base class of every strategy. Subclasses declare ``Param`` attributes and hooks."""
 
     name: ClassVar[str] = ""
-    params: ClassVar[dict[str, Param]] = {}
+    params: ClassVar[dict[str, Param[Any]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -152,8 +157,9 @@ class Strategy:
             if out.shape != series[source].shape:
                 raise ValueError(f"indicator {getattr(func, '__name__', func)} returned "
                                  f"{out.shape}, expected {series[source].shape}")
-            values.append(memoryview(out))
-        return IndicatorView(name or getattr(func, "__name__", "indicator"), ctx, values)
+            values.append(out.data)  # a memoryview: indexing yields Python floats
+        label = name or str(getattr(func, "__name__", "indicator"))
+        return IndicatorView(label, ctx, values)
 
     def schedule(self, *, at: int | None = None, every: int | None = None,
                  name: str = "timer") -> None:

@@ -22,7 +22,8 @@ from heron.model.portfolio import Portfolio
 class StrategyContext:
     """The live wiring of one strategy to its node."""
 
-    __slots__ = ("clock", "deny", "ids", "index", "instruments", "last_index", "om", "portfolio", "positions",
+    __slots__ = ("clock", "deny", "ids", "index", "instruments", "last_index", "om", "portfolio",
+                 "positions",
                  "schedule", "send", "series", "slot", "slots")
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,

@@ -13,16 +13,24 @@ the fix, so a typo never silently runs a different backtest.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from heron.errors import InvalidConfiguration
 
+T = TypeVar("T")
 
-class Param:
-    """Declaration of one strategy parameter: default, bounds, allowed values, help."""
 
-    def __init__(self, default: Any, *, ge: Any = None, le: Any = None, gt: Any = None,
+class Param(Generic[T]):
+    """Declaration of one strategy parameter: default, bounds, allowed values, help.
+
+    On an instance the attribute holds the resolved value (set by ``Strategy``), so
+    reading ``self.fast`` is a plain attribute read; the ``__get__`` overloads only tell
+    type checkers that ``self.fast`` is an ``int`` when declared ``Param(10)``.
+    """
+
+    def __init__(self, default: T, *, ge: Any = None, le: Any = None, gt: Any = None,
                  lt: Any = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> None:
         self.default = default
         self.ge, self.le, self.gt, self.lt = ge, le, gt, lt
@@ -33,6 +41,15 @@ class Param:
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Param[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object, owner: type | None = None) -> Param[T] | T:
+        if obj is None:
+            return self
+        return self.default  # only reached before Strategy.__init__ set the value
 
     def coerce(self, owner: str, value: Any) -> Any:
         """Convert ``value`` to this parameter's type and check its bounds."""
@@ -67,40 +84,53 @@ class Param:
 
 
 def _convert(kind: type, value: Any) -> Any:
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
+    """Convert ``value`` to ``kind``; ValueError/TypeError when it does not fit."""
+    converter = _CONVERTERS.get(kind)
+    if converter is None:
+        raise TypeError(f"unsupported parameter type {kind.__name__}")
+    return converter(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(value)
-    if kind is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(value)
-        if isinstance(value, str):
-            return int(value.strip())
-        return int(value)
-    if kind is float:
-        if isinstance(value, bool):
-            raise ValueError(value)
-        return float(value)
-    if kind is Decimal:
-        if isinstance(value, float | bool):
-            raise TypeError(value)
-        result = Decimal(str(value).strip())
-        if not result.is_finite():
-            raise ValueError(value)
-        return result
-    if kind is str:
-        return str(value)
-    raise TypeError(f"unsupported parameter type {kind.__name__}")
+    return int(value.strip()) if isinstance(value, str) else int(value)
 
 
-def collect_params(cls: type) -> dict[str, Param]:
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, float | bool):
+        raise TypeError(value)  # a float is not an exact decimal: pass a string
+    result = Decimal(str(value).strip())
+    if not result.is_finite():
+        raise ValueError(value)
+    return result
+
+
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {
+    bool: _to_bool, int: _to_int, float: _to_float, Decimal: _to_decimal, str: str,
+}
+
+
+def collect_params(cls: type) -> dict[str, Param[Any]]:
     """Every ``Param`` declared on ``cls`` and its bases, in declaration order."""
-    found: dict[str, Param] = {}
+    found: dict[str, Param[Any]] = {}
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():
             if isinstance(value, Param):
@@ -108,7 +138,7 @@ def collect_params(cls: type) -> dict[str, Param]:
     return found
 
 
-def resolve_params(owner: str, declared: dict[str, Param],
+def resolve_params(owner: str, declared: dict[str, Param[Any]],
                    given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with ``given``, coerced and checked; unknown names refused."""
     for name in given:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from simkit import Scripted, fills, journal_kinds, order, run
 
 from heron.model.events import OrderCanceled, OrderUpdated

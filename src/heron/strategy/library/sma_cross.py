@@ -37,12 +37,6 @@ class SmaCross(Strategy):
     quantity = Param(Decimal(0), ge=Decimal(0),
                      doc="fixed size per entry instead of a fraction (0 = use fraction)")
 
-    fast: int
-    slow: int
-    mode: str
-    fraction: Decimal
-    quantity: Decimal
-
     def validate(self) -> None:
         if self.fast >= self.slow:
             raise InvalidConfiguration(

@@ -26,8 +26,8 @@ from heron.model.instrument import Instrument
 from heron.model.portfolio import Portfolio, fraction_of
 
 if TYPE_CHECKING:
-    from heron.venues.sim.orders import SimOrder
     from heron.model.data import Bar
+    from heron.venues.sim.orders import SimOrder
 
 
 class MarginDesk:

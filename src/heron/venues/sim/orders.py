@@ -11,10 +11,26 @@ from heron.model.orders import OrderSide, OrderType, TimeInForce
 class SimOrder:
     """A working order as the simulated venue sees it; mutated only by the venue."""
 
-    __slots__ = ("arrived", "client_order_id", "fraction", "instrument_id", "is_buy",
-                 "order_type", "post_only", "price", "quantity", "filled", "reduce_only",
-                 "seq", "side", "strategy_id", "time_in_force", "trigger", "triggered",
-                 "venue_order_id")
+    __slots__ = (
+        "arrived",
+        "client_order_id",
+        "filled",
+        "fraction",
+        "instrument_id",
+        "is_buy",
+        "order_type",
+        "post_only",
+        "price",
+        "quantity",
+        "reduce_only",
+        "seq",
+        "side",
+        "strategy_id",
+        "time_in_force",
+        "trigger",
+        "triggered",
+        "venue_order_id",
+    )
 
     def __init__(self, cmd: SubmitOrder, venue_order_id: str, seq: int) -> None:
         self.client_order_id = cmd.client_order_id

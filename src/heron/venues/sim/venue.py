@@ -19,12 +19,22 @@ from fractions import Fraction
 from typing import Any
 
 from heron.core.ids import IdGenerator
-from heron.model.events import (
-    AmendOrder, CancelAllOrders, CancelOrder, OrderAccepted, OrderCanceled,
-    OrderCancelRejected, OrderFilled, OrderRejected, OrderTriggered, OrderUpdated,
-    OrderUpdateRejected, Record, SubmitOrder,
-)
 from heron.model.data import Bar
+from heron.model.events import (
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    OrderUpdated,
+    OrderUpdateRejected,
+    Record,
+    SubmitOrder,
+)
 from heron.model.instrument import Instrument
 from heron.model.orders import OrderSide, OrderType, TimeInForce
 from heron.model.portfolio import Portfolio, fraction_of
@@ -33,8 +43,6 @@ from heron.venues.sim.config import FillAt, SimVenueConfig
 from heron.venues.sim.margin import MarginDesk
 from heron.venues.sim.orders import SimOrder
 from heron.venues.sim.validation import check_reduce_only, check_shape, check_size
-
-
 
 
 class SimVenue:
