@@ -1,7 +1,8 @@
 """The journal: every command and event of a run, in order, with a sequence number.
 
 Records are ``msgspec`` structs (:mod:`heron.model.events`) encoded as MessagePack.
-The journal keeps a running SHA-256 over ``seq | length | payload`` of every record, so
+The journal keeps a running SHA-256 over the payloads of all records in sequence order
+(MessagePack is self-delimiting, so the concatenation is unambiguous), so
 two runs can be compared by one hash, and a file whose rows do not hash to the value
 in its header is known to be truncated or edited.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,6 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(JournalRecord)
 
 
-_FRAME = struct.Struct(">QI")
-
-
-def _hash_update(hasher: Any, seq: int, payload: bytes) -> None:
-    """Hash one record as ``seq (u64) | len (u32) | payload``; the payload carries its
-    type tag, so the type is covered too."""
-    hasher.update(_FRAME.pack(seq, len(payload)) + payload)
 
 
 class JournalWriter:
@@ -77,6 +70,7 @@ class JournalWriter:
         self.records: list[Record] = []
         self._keep = keep
         self._hasher = hashlib.sha256()
+        self._unhashed: list[bytes] = []  # payloads not yet fed to the hasher
         self._pending: list[dict[str, Any]] = []
         self._batch = batch_size
         self._target = Path(path) if path is not None else None
@@ -92,7 +86,10 @@ class JournalWriter:
     def append(self, record: Record) -> int:
         self.seq += 1
         payload = _encoder.encode(record)
-        _hash_update(self._hasher, self.seq, payload)
+        unhashed = self._unhashed
+        unhashed.append(payload)
+        if len(unhashed) >= 8192:
+            self._hash_pending()
         if self._keep:
             self.records.append(record)
         if self._engine is not None:
@@ -102,8 +99,14 @@ class JournalWriter:
                 self.flush()
         return self.seq
 
+    def _hash_pending(self) -> None:
+        """Feed pending payloads to the hasher in one call (cheaper than one per record)."""
+        self._hasher.update(b"".join(self._unhashed))
+        self._unhashed.clear()
+
     @property
     def sha256(self) -> str:
+        self._hash_pending()
         return self._hasher.hexdigest()
 
     def flush(self) -> None:
@@ -200,7 +203,7 @@ class JournalReader:
             if seq != count:
                 raise JournalError(f"{self.path}: record {count} missing (found seq {seq}); "
                                    "the journal was edited or damaged")
-            _hash_update(hasher, seq, payload)
+            hasher.update(payload)
         if not self.sha256:
             raise JournalError(f"{self.path}: journal was never sealed (the run stopped before "
                                "finishing); re-run it")

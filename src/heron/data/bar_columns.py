@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 import polars as pl
 
 from heron.errors import DataError
@@ -304,8 +305,16 @@ def float_decimals(values: pl.Series) -> int:
     """
     array = values.cast(pl.Float64).to_numpy()
     finite = np.abs(array[np.isfinite(array)])
-    for decimals in range(MAX_PRICE_DECIMALS + 1):
-        scaled = finite * 10.0**decimals
+    # A sample gives a lower bound cheaply (the whole column needs at least as many
+    # places as any part of it); the full column is then checked from there up.
+    start = _first_fitting(finite[:4096], 0)
+    return _first_fitting(finite, start)
+
+
+def _first_fitting(values: NDArray[np.float64], start: int) -> int:
+    """Smallest d >= start (and <= 12) at which every value is a whole number of 10**-d."""
+    for decimals in range(start, MAX_PRICE_DECIMALS + 1):
+        scaled = values * 10.0**decimals
         tolerance = np.maximum(1e-6, 8.0 * np.finfo(np.float64).eps * scaled)
         if bool(np.all(np.abs(scaled - np.rint(scaled)) <= tolerance)):
             return decimals

@@ -11,7 +11,8 @@ adopted, never dropped.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from heron.model.events import (
     FundingApplied,
@@ -51,6 +52,8 @@ _KIND: dict[type[OrderEvent], OrderEventKind] = {
     OrderExpired: OrderEventKind.EXPIRED,
 }
 
+_PENDING = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE)
+
 
 class OrderManager:
     """Orders by client id, the portfolio, and round trips, all driven by records."""
@@ -62,21 +65,26 @@ class OrderManager:
         self.trips = RoundTripBook()
         self.adopted: list[str] = []
         self.rejections: list[tuple[str, str]] = []
+        # One lookup per record instead of a chain of isinstance checks (hot path).
+        # Records not listed (cancel/amend commands, PositionLiquidated) change nothing
+        # here: a liquidation's fill follows it and is adopted like any unknown fill.
+        self._handlers: dict[type, Callable[[Any], Order | None]] = {
+            kind: self._on_order_event for kind in _KIND}
+        self._handlers.update({
+            OrderFilled: self._on_fill, SubmitOrder: self._on_submit,
+            FundingApplied: self._on_funding, OrderAccepted: self._on_accepted,
+            OrderUpdated: self._on_updated, OrderRejected: self._on_refused,
+            OrderDenied: self._on_refused, OrderCancelRejected: self._on_request_refused,
+            OrderUpdateRejected: self._on_request_refused})
 
     def apply(self, record: Record) -> Order | None:
         """Apply one journal record; return the order it concerns (if any)."""
-        if isinstance(record, OrderFilled):
-            return self._on_fill(record)
-        if isinstance(record, OrderEvent):
-            return self._on_order_event(record)
-        if isinstance(record, SubmitOrder):
-            return self._on_submit(record)
-        if isinstance(record, FundingApplied):
-            self.portfolio.apply_funding(record)
-            self.trips.on_funding(record.instrument_id, record.amount)
-        # PositionLiquidated needs no action here: the liquidation's fill follows it and
-        # is adopted like any fill of an order heron did not send.
-        return None
+        handler = self._handlers.get(type(record))
+        return handler(record) if handler is not None else None
+
+    def _on_funding(self, record: FundingApplied) -> None:
+        self.portfolio.apply_funding(record)
+        self.trips.on_funding(record.instrument_id, record.amount)
 
     def _on_submit(self, cmd: SubmitOrder) -> Order:
         order = Order(
@@ -90,28 +98,41 @@ class OrderManager:
         self.orders[order.client_order_id] = order
         return order
 
-    def _on_order_event(self, event: OrderEvent) -> Order | None:
+    def _on_order_event(self, event: OrderEvent) -> Order:
+        """Move the order through the table; keep ``open_orders`` in step."""
         order = self.orders.get(event.client_order_id)
-        if isinstance(event, OrderCancelRejected | OrderUpdateRejected):
-            self.rejections.append((event.client_order_id, event.reason))
-            pending = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE)
-            if order is None or order.status not in pending:
-                return order  # a refused request for an order that was not pending: news only
         if order is None:
             raise_unknown(event)
-        status = order.apply(_KIND[type(event)], event.ts_event)
-        if isinstance(event, OrderAccepted):
-            order.venue_order_id = event.venue_order_id
-        elif isinstance(event, OrderUpdated):
-            order.quantity, order.price = event.quantity, event.price
-            order.trigger_price = event.trigger_price
-        elif isinstance(event, OrderRejected | OrderDenied):
-            self.rejections.append((event.client_order_id, event.reason))
-        if status.is_open:
+        if order.apply(_KIND[type(event)], event.ts_event).is_open:
             self.open_orders[order.client_order_id] = order
         else:
             self.open_orders.pop(order.client_order_id, None)
         return order
+
+    def _on_accepted(self, event: OrderAccepted) -> Order:
+        order = self._on_order_event(event)
+        order.venue_order_id = event.venue_order_id
+        return order
+
+    def _on_updated(self, event: OrderUpdated) -> Order:
+        order = self._on_order_event(event)
+        order.quantity, order.price = event.quantity, event.price
+        order.trigger_price = event.trigger_price
+        return order
+
+    def _on_refused(self, event: OrderRejected | OrderDenied) -> Order:
+        self.rejections.append((event.client_order_id, event.reason))
+        return self._on_order_event(event)
+
+    def _on_request_refused(self, event: OrderCancelRejected | OrderUpdateRejected
+                            ) -> Order | None:
+        """A refused cancel/amend: back from pending, or news only if it was not pending
+        (the order filled or closed before the request arrived: a normal race)."""
+        self.rejections.append((event.client_order_id, event.reason))
+        order = self.orders.get(event.client_order_id)
+        if order is None or order.status not in _PENDING:
+            return order
+        return self._on_order_event(event)
 
     def _on_fill(self, fill: OrderFilled) -> Order:
         order = self.orders.get(fill.client_order_id)

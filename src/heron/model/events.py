@@ -17,7 +17,7 @@ import msgspec
 from heron.model.orders import OrderSide, OrderType, TimeInForce
 
 
-class Record(msgspec.Struct, frozen=True, tag=True, array_like=True):
+class Record(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
     """Base of everything journaled."""
 
     ts_event: int

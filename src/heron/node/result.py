@@ -7,6 +7,7 @@ docs/backtesting.md and stable across releases.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,18 +20,20 @@ import polars as pl
 
 from heron.analytics.metrics import PerformanceMetrics, compute_metrics, drawdown_series
 from heron.core.files import write_text_atomic
-from heron.model.events import OrderFilled
 from heron.model.round_trips import RoundTrip
 from heron.node.backtest import BacktestEngine
+from heron.node.frames import fills_frame, trades_frame
 from heron.report.html import Fills, InstrumentSeries, metrics_for_report, write_report
 
 
 @dataclass(frozen=True)
 class BacktestResult:
+    """A finished backtest. ``trades`` and ``fills`` are built on first use (they turn
+    every round trip and fill into exact ``Decimal`` columns, which a parameter sweep
+    that only reads ``metrics`` should not pay for)."""
+
     metrics: PerformanceMetrics
-    trades: pl.DataFrame
     equity: pl.DataFrame
-    fills: pl.DataFrame
     starting_cash: Decimal
     final_equity: Decimal
     bars: int
@@ -39,6 +42,16 @@ class BacktestResult:
     open_trades: int
     rejections: tuple[tuple[str, str], ...]
     engine: BacktestEngine
+
+    @functools.cached_property
+    def trades(self) -> pl.DataFrame:
+        """One row per closed round trip (money columns exact)."""
+        return trades_frame(self.engine, self.engine.om.trips.closed)
+
+    @functools.cached_property
+    def fills(self) -> pl.DataFrame:
+        """Every fill, in order (money columns exact)."""
+        return fills_frame(self.engine)
 
     @property
     def return_pct(self) -> Decimal:
@@ -98,98 +111,30 @@ def build_result(engine: BacktestEngine, cash: Decimal) -> BacktestResult:
     """Collect an engine's finished run into a :class:`BacktestResult`."""
     pf = engine.portfolio
     ts, equity, exposed = engine.equity.curve(engine.series)
-    trades = _trades_frame(engine, engine.om.trips.closed)
-    fills = _fills_frame(engine)
+    closed = engine.om.trips.closed
     final = pf.money(pf.equity())
     scale = 10 ** pf.money_precision
     metrics = compute_metrics(
         ts=ts, equity=equity,
-        trade_pnl=np.array([t.net / scale for t in engine.om.trips.closed]),
-        trade_returns=trades["return_pct"].to_numpy() / 100 if trades.height else None,
+        trade_pnl=np.array([t.net / scale for t in closed]),
+        trade_returns=np.array([_trip_return(t, pf) for t in closed]) if closed else None,
         exposure=exposed, fees_paid=pf.fees / scale, turnover=pf.turnover / scale,
         starting_cash=float(cash))
     equity_frame = pl.DataFrame({"ts": ts, "equity": equity,
                                  "drawdown": drawdown_series(equity) if len(equity) else equity})
     return BacktestResult(
-        metrics=metrics, trades=trades, equity=equity_frame, fills=fills, starting_cash=cash,
+        metrics=metrics, equity=equity_frame, starting_cash=cash,
         final_equity=final, bars=engine.bars_processed, orders=len(engine.om.orders),
         journal_sha256=engine.journal.sha256, open_trades=len(engine.om.trips.open),
         rejections=tuple(engine.om.rejections), engine=engine)
 
 
-def _trades_frame(engine: BacktestEngine, trips: list[RoundTrip]) -> pl.DataFrame:
-    """One row per closed round trip; prices and money as exact polars Decimals."""
-    pf = engine.portfolio
-    cols: dict[str, list[Any]] = {name: [] for name in _TRADE_SCHEMA}
-    bars = _bar_indexes(engine, trips)
-    for t, (entry_bar, exit_bar) in zip(trips, bars, strict=True):
-        inst = pf.instruments[t.instrument_id]
-        cost_unit = inst.price_increment * inst.size_increment * inst.multiplier
-        entry_notional = t.entry_cost * cost_unit
-        values = (
-            t.instrument_id, "long" if t.direction > 0 else "short", t.entry_ts, t.exit_ts,
-            entry_bar, exit_bar, inst.quantity(t.entry_qty),
-            _avg_price(t.entry_cost, t.entry_qty, inst.price_increment),
-            _avg_price(t.exit_cost, t.exit_qty, inst.price_increment), pf.money(t.realised),
-            pf.money(t.fees), pf.money(t.funding), pf.money(t.net),
-            float(pf.money(t.net) / entry_notional * 100) if entry_notional else 0.0)
-        for name, value in zip(_TRADE_SCHEMA, values, strict=True):
-            cols[name].append(value)
-    money = pl.Decimal(38, min(pf.money_precision, 24))
-    schema = {name: (money if dtype is None else dtype) for name, dtype in _TRADE_SCHEMA.items()}
-    return pl.DataFrame(cols, schema=schema)
-
-
-def _bar_indexes(engine: BacktestEngine, trips: list[RoundTrip]) -> list[tuple[int, int]]:
-    """Index, in its instrument's series, of each trip's entry and exit bar (vectorised)."""
-    out: list[tuple[int, int]] = [(0, 0)] * len(trips)
-    for slot, series in enumerate(engine.series):
-        mine = [k for k, t in enumerate(trips) if engine.ctx.slots[t.instrument_id] == slot]
-        if not mine:
-            continue
-        entry = np.searchsorted(series.ts, [trips[k].entry_ts for k in mine])
-        exit_ = np.searchsorted(series.ts, [trips[k].exit_ts for k in mine])
-        for k, a, b in zip(mine, entry.tolist(), exit_.tolist(), strict=True):
-            out[k] = (a, b)
-    return out
-
-
-_PRICE = pl.Decimal(38, 18)
-#: trade columns; None = money (scale = the run's money precision)
-_TRADE_SCHEMA: dict[str, Any] = {
-    "instrument": pl.String, "direction": pl.String, "entry_ts": pl.Int64, "exit_ts": pl.Int64,
-    "entry_bar": pl.Int64, "exit_bar": pl.Int64, "qty": _PRICE, "entry_price": _PRICE,
-    "exit_price": _PRICE, "pnl": None, "fees": None, "funding": None, "net_pnl": None,
-    "return_pct": pl.Float64,
-}
-
-
-def _avg_price(cost: int, qty: int, increment: Decimal) -> Decimal:
-    """Average of ``cost / qty`` ticks as a price, rounded half-even to 18 decimals."""
-    return (Decimal(cost) * increment / qty).quantize(Decimal("1e-18"))
-
-
-def _fills_frame(engine: BacktestEngine) -> pl.DataFrame:
-    """Every fill of the run, in order, from the journal."""
-    pf = engine.portfolio
-    cols: dict[str, list[Any]] = {name: [] for name in _FILL_SCHEMA}
-    for rec in engine.journal.records:
-        if isinstance(rec, OrderFilled):
-            inst = pf.instruments[rec.instrument_id]
-            values = (rec.ts_event, rec.instrument_id, rec.client_order_id, rec.side.value,
-                      inst.quantity(rec.last_qty), inst.price(rec.last_px), pf.money(rec.fee),
-                      rec.liquidity)
-            for name, value in zip(_FILL_SCHEMA, values, strict=True):
-                cols[name].append(value)
-    money = pl.Decimal(38, min(pf.money_precision, 24))
-    schema = {name: (money if dtype is None else dtype) for name, dtype in _FILL_SCHEMA.items()}
-    return pl.DataFrame(cols, schema=schema)
-
-
-_FILL_SCHEMA: dict[str, Any] = {
-    "ts": pl.Int64, "instrument": pl.String, "client_order_id": pl.String, "side": pl.String,
-    "qty": _PRICE, "price": _PRICE, "fee": None, "liquidity": pl.String,
-}
+def _trip_return(trip: RoundTrip, pf: Any) -> float:
+    """Net PnL over the entry notional, as a fraction (for statistics: a float)."""
+    inst = pf.instruments[trip.instrument_id]
+    entry = inst.notional_raw(trip.entry_cost, 1)
+    scale = 10 ** (pf.money_precision - inst.notional_precision)
+    return trip.net / (entry * scale) if entry else 0.0
 
 
 def _plain(value: Decimal) -> str:

@@ -37,7 +37,8 @@ class IndicatorView:
 
     def of(self, slot: int, bars_ago: int = 0) -> float:
         """Value for another instrument ``slot`` at its latest bar (minus ``bars_ago``)."""
-        i = self._ctx.last_index[slot] - bars_ago
+        ctx = self._ctx
+        i = (ctx.index if slot == ctx.slot else ctx.last_index[slot]) - bars_ago
         if i < 0:
             return math.nan
         value: float = self._values[slot][i]

@@ -50,10 +50,11 @@ class SmaCross(Strategy):
         # is zero only for equal operands), so one bulk array answers both tests per bar.
         self.side = self.indicator(_spread_sign, self.fast, self.slow, name="sign")
         self.short_ok = self.mode == "long-short"
+        self.working = self.ctx.om.open_orders  # live view: empty on most bars
 
     def on_bar(self, bar: Bar) -> None:
         side = self.side[-1]
-        if self.has_open_orders():
+        if self.working and self.has_open_orders():
             return
         qty = self.position.qty
         if side > 0:
