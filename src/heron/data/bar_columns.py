@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import numpy as np
-from numpy.typing import NDArray
 import polars as pl
+from numpy.typing import NDArray
 
 from heron.errors import DataError
 

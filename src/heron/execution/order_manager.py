@@ -10,8 +10,8 @@ adopted, never dropped.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, NoReturn
 
 from heron.model.events import (
