@@ -147,3 +147,26 @@ def test_version_prints_number() -> None:
     proc = heron("version", "--short")
     assert proc.returncode == 0
     assert proc.stdout.strip().count(".") == 2
+
+
+def test_journal_verify_replays_a_good_journal(run_outputs: Path) -> None:
+    proc = heron("journal", "verify", run_outputs / "r.sqlite")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((run_outputs / "r.json").read_text())
+    assert doc["journal_sha256"] in proc.stdout
+    assert "ok: the journal is whole" in proc.stdout
+
+
+def test_journal_verify_names_a_damaged_journal(tmp_path: Path, run_outputs: Path) -> None:
+    damaged = tmp_path / "cut.sqlite"
+    data = (run_outputs / "r.sqlite").read_bytes()
+    damaged.write_bytes(data[: len(data) // 3])
+    proc = heron("journal", "verify", damaged)
+    assert proc.returncode == 2
+    assert str(damaged) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    proc = heron("backtest", "--bogus")
+    assert proc.returncode == 2
+    assert "No such option" in proc.stderr

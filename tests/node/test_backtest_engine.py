@@ -139,3 +139,21 @@ def test_order_for_unknown_instrument_is_denied_not_raised() -> None:
     coid, reason = result.rejections[0]
     assert "no instrument 'ZZZ'" in reason
     assert result.engine.om.orders[coid].status.value == "denied"
+
+
+def test_bus_observers_see_every_journaled_record_in_order() -> None:
+    from heron.node.api import _frames, _instrument, _strategies, _venue_config
+    from heron.node.backtest import RECORDS, BacktestEngine
+    from heron.node.bar_series import bar_series
+
+    venue = _venue_config("next-open", "10", "0", None, None)
+    frame = _frames(DATA, "BTC")["BTC"]
+    inst = _instrument("BTC", frame, None, None, "spot", Decimal("0.001"), None, "0")
+    engine = BacktestEngine(series=[bar_series(frame.frame, inst, "btc")],
+                            strategies=_strategies("sma_cross", {}), cash=Decimal(100000),
+                            venue=venue)
+    seen: list[object] = []
+    engine.bus.subscribe(RECORDS, seen.append)
+    engine.run()
+    assert len(seen) == engine.journal.seq > 0
+    assert seen == engine.journal.records

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from heron.cli.backtest import backtest_command
+from heron.cli.journal import journal_app
 from heron.errors import EXIT_INTERNAL, HeronError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -29,6 +30,7 @@ def _root() -> None:
 
 
 app.command("backtest")(backtest_command)
+app.add_typer(journal_app, name="journal")
 
 
 @app.command("version")

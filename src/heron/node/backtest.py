@@ -8,7 +8,9 @@ due timers, lets the simulated venue work that instrument's orders (only when it
 any, or a margined position to watch), updates the mark, and calls the strategies.
 It is the hot path of every backtest: reads go through ``memoryview`` (plain Python
 scalars, no NumPy boxing), bars are small structs, and everything else happens only
-when an order or fill does.
+when an order or fill does. Bars go straight to the strategies' ``on_bar``; every
+journaled command and event is also published on the message bus (topic ``records``)
+for observers such as metrics exporters and, later, the API's live stream.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from heron.core.bus import MessageBus
 from heron.core.clock import SimClock
 from heron.core.ids import IdGenerator
 from heron.core.journal import JournalWriter
@@ -52,6 +55,8 @@ from heron.venues.sim.config import SimVenueConfig
 from heron.venues.sim.venue import SimVenue
 
 Progress = Callable[[int, int], None]
+#: bus topic carrying every journaled command and event, in journal order
+RECORDS = "records"
 CHUNK = 1 << 16
 
 
@@ -76,6 +81,8 @@ class BacktestEngine:
         if len(self._by_id) != len(strategies):
             raise ValueError("two strategies share a strategy_id; give each its own")
         self.journal = JournalWriter(journal_path, self._header(cash, venue, precision))
+        self.bus = MessageBus()
+        self._observers = self.bus.handlers(RECORDS)
         self.venue = SimVenue(instruments=self.instruments, portfolio=self.portfolio,
                               ids=self.ids, clock=self.clock, emit=self.emit, config=venue)
         self.equity = EquityRecorder(self.portfolio, self.instruments)
@@ -104,7 +111,7 @@ class BacktestEngine:
     # -- commands from strategies --------------------------------------------------------------
     def send(self, cmd: Record) -> None:
         """Route a strategy's command: journal it, then hand it to the venue."""
-        self.journal.append(cmd)
+        self._record(cmd)
         if isinstance(cmd, SubmitOrder):
             order = self.om.apply(cmd)
             now = self.clock.ts
@@ -119,6 +126,13 @@ class BacktestEngine:
                 self.venue.amend(cmd)
         elif isinstance(cmd, CancelAllOrders):
             self.venue.cancel_all(cmd)
+
+    def _record(self, record: Record) -> None:
+        """Journal a command or event and show it to the bus's ``records`` subscribers."""
+        self.journal.append(record)
+        if self._observers:
+            for observer in tuple(self._observers):
+                observer(record)
 
     def _request(self, cmd: CancelOrder | AmendOrder, requested: type[OrderEvent],
                  refused: type[OrderEvent]) -> bool:
@@ -135,7 +149,7 @@ class BacktestEngine:
 
     def deny(self, cmd: SubmitOrder, reason: str) -> None:
         """Refuse an order before any venue sees it (bad price grid, bad size ...)."""
-        self.journal.append(cmd)
+        self._record(cmd)
         self.om.apply(cmd)
         now = self.clock.ts
         self.emit(OrderDenied(now, now, cmd.client_order_id, cmd.instrument_id, reason))
@@ -143,7 +157,7 @@ class BacktestEngine:
     # -- events from the venue ------------------------------------------------------------------
     def emit(self, event: Record) -> None:
         """Journal an event, apply it to orders and portfolio, then tell the strategy."""
-        self.journal.append(event)
+        self._record(event)
         order = self.om.apply(event)
         kind = type(event)
         if kind is OrderFilled or kind is FundingApplied:
