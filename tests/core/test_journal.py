@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import heron
-from heron.core.journal import SCHEMA_VERSION, JournalReader, JournalWriter
+from heron.core.journal import SCHEMA_VERSION, JournalWriter
+from heron.core.journal_store import JournalReader
 from heron.errors import JournalError
 from heron.model.events import OrderAccepted, SubmitOrder
 from heron.model.orders import OrderSide, OrderType

@@ -22,7 +22,6 @@ def verify(path: Annotated[Path, typer.Argument(help="journal written with --jou
     pf = run.portfolio
     table = Table(title=f"journal {path}", show_header=False)
     table.add_row("records", f"{run.records:,}")
-    table.add_row("sha256", run.sha256)
     table.add_row("orders", f"{len(run.orders.orders):,}")
     table.add_row("fills", f"{pf.fill_count:,}")
     table.add_row("balance", f"{pf.money(pf.balance)}")
@@ -32,4 +31,5 @@ def verify(path: Annotated[Path, typer.Argument(help="journal written with --jou
         if pos.qty:
             table.add_row(f"position {iid}", f"{pos.quantity} @ {pos.avg_entry}")
     out.print(table)
+    out.print(f"sha256: {run.sha256}", soft_wrap=True)
     out.print("ok: the journal is whole and replays to the state above")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from heron.core.journal import JournalReader
+from heron.core.journal_store import JournalReader
 from heron.execution.order_manager import OrderManager
 from heron.model.instrument import Instrument
 from heron.model.portfolio import Portfolio

@@ -23,7 +23,6 @@ from heron.core.files import write_text_atomic
 from heron.model.round_trips import RoundTrip
 from heron.node.backtest import BacktestEngine
 from heron.node.frames import fills_frame, trades_frame
-from heron.report.html import Fills, InstrumentSeries, metrics_for_report, write_report
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,9 @@ class BacktestResult:
         write_text_atomic(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
 
     def write_report(self, path: str | Path, title: str = "heron backtest") -> None:
+        """Write the self-contained HTML report (plotly is imported only here)."""
+        from heron.report.html import Fills, InstrumentSeries, metrics_for_report, write_report
+
         eng = self.engine
         instruments = []
         for s in eng.series:
