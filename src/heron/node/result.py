@@ -100,8 +100,8 @@ class BacktestResult:
                 fills=Fills(ts=mine["ts"].to_list(), side=mine["side"].to_list(),
                             qty=mine["qty"].to_list(), price=mine["price"].to_list(),
                             fee=mine["fee"].to_list())))
-        trades = [{"side": row["direction"], **{k: (_plain(v) if isinstance(v, Decimal) else v)
-                                                for k, v in row.items()}}
+        trades = [{**{k: (_plain(v) if isinstance(v, Decimal) else v) for k, v in row.items()},
+                   "side": row["direction"], "pnl": _plain(row["net_pnl"])}  # net of fees
                   for row in self.trades.iter_rows(named=True)]
         write_report(path, title=title, instruments=instruments,
                      equity_ts=self.equity["ts"].to_numpy(),
