@@ -170,3 +170,26 @@ def test_unknown_option_is_a_usage_error() -> None:
     proc = heron("backtest", "--bogus")
     assert proc.returncode == 2
     assert "No such option" in proc.stderr
+
+
+def test_example_config_runs(tmp_path: Path) -> None:
+    (ROOT / "out").mkdir(exist_ok=True)
+    proc = heron("backtest", ROOT / "examples" / "sma_cross.toml", "--quiet",
+                 "--json", tmp_path / "ex.json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "ex.json").read_text())
+    assert doc["trades"] > 0
+    assert Decimal(doc["fees"]) > 0
+
+
+def test_funding_flag_reads_a_funding_file(tmp_path: Path) -> None:
+    shared = ROOT.parent / "shared" / "data" / "bars"
+    bars = shared / "freqtrade_XRP_USDT_perp_5m_futures_2021-11.feather"
+    funding = shared / "freqtrade_XRP_USDT_perp_8h_funding_rate_2021-11.feather"
+    if not bars.exists() or not funding.exists():
+        pytest.skip("shared freqtrade futures data not present")
+    proc = heron("backtest", "--data", bars, "--kind", "perp", "--funding", funding,
+                 "--param", "mode=long-short", "--lot-size", "0.1", "--quiet",
+                 "--json", tmp_path / "f.json")
+    assert proc.returncode == 0, proc.stderr
+    assert Decimal(json.loads((tmp_path / "f.json").read_text())["funding"]) != 0

@@ -39,6 +39,8 @@ def backtest_command(
     kind: Annotated[str | None, Opt(help="spot or perp")] = None,
     leverage: Annotated[str | None, Opt(help="leverage for perp")] = None,
     volume_share: Annotated[str | None, Opt(help="max share of bar volume filled")] = None,
+    funding: Annotated[str | None, Opt(help="funding-rate file (perp): CSV/Parquet/Feather")
+                       ] = None,
     json: Annotated[str | None, Opt("--json", help="write the results as JSON here")] = None,
     report: Annotated[str | None, Opt(help="write a self-contained HTML report here")] = None,
     journal: Annotated[str | None, Opt(help="write the SQLite journal here")] = None,
@@ -49,7 +51,8 @@ def backtest_command(
     flags = {"strategy": strategy, "data": data, "symbol": symbol, "cash": cash,
              "fee_bps": fee_bps, "slippage_bps": slippage_bps, "fill": fill,
              "tick_size": tick_size, "lot_size": lot_size, "kind": kind, "leverage": leverage,
-             "volume_share": volume_share, "json": json, "report": report, "journal": journal}
+             "volume_share": volume_share, "funding": funding, "json": json, "report": report,
+             "journal": journal}
     merged = msgspec.structs.replace(base, **{k: v for k, v in flags.items() if v is not None})
     params = {**merged.params, **_parse_params(param or [])}
     if merged.data is None:
@@ -69,6 +72,7 @@ def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool) -> BacktestRe
         "fee_bps": cfg.fee_bps, "slippage_bps": cfg.slippage_bps, "fill": cfg.fill,
         "tick_size": cfg.tick_size, "lot_size": cfg.lot_size, "kind": cfg.kind,
         "leverage": cfg.leverage, "volume_share": cfg.volume_share, "journal": cfg.journal,
+        "funding": cfg.funding,
     }
     assert cfg.data is not None
     if quiet or not err.is_terminal:
@@ -119,6 +123,7 @@ def _summary(result: BacktestResult, cfg: BacktestConfig) -> None:
         ("max drawdown", f"{m.max_drawdown_pct:.2f} %"),
         ("win rate", _num(m.win_rate_pct, " %")), ("profit factor", _num(m.profit_factor)),
         ("exposure", _num(m.exposure_pct, " %")), ("fees paid", f"{m.fees_paid:,.2f}"),
+        ("funding", f"{result.funding:,.2f}"),
         ("journal sha256", result.journal_sha256[:16] + "…"),
     ]
     for name, value in rows:

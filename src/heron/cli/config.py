@@ -43,12 +43,13 @@ class BacktestConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     kind: str = "spot"
     leverage: str | int | None = None
     volume_share: str | None = None
+    funding: str | None = None
     json: str | None = None
     report: str | None = None
     journal: str | None = None
 
 
-PATH_KEYS = ("data", "json", "report", "journal")
+PATH_KEYS = ("data", "json", "report", "journal", "funding")
 
 
 def load_config(path: Path) -> BacktestConfig:

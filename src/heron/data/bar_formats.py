@@ -69,7 +69,8 @@ class RawTable(msgspec.Struct, frozen=True):
     symbol: str | None = None
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_file_bytes(path: Path) -> bytes:
+    """The raw bytes of ``path``; a one-line DataError when it cannot be read."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -301,7 +302,7 @@ def symbol_from_name(fmt: str, file_name: str) -> str | None:
 def load_table(path: Path, fmt: str | None) -> RawTable:
     """Read, unpack, sniff and parse the bar file at ``path``."""
     name = str(path)
-    data = unpack(_read_bytes(path), name)
+    data = unpack(read_file_bytes(path), name)
     chosen = choose_format(sniff_format(data), fmt, name)
     table = READERS[chosen](data, name)
     symbol = symbol_from_name(chosen, path.name)

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from heron.data.bars import BarFrame, bars_from_frame, read_bars
+from heron.data.funding import read_funding
 from heron.errors import InvalidConfiguration
 from heron.model.fixed import to_decimal
 from heron.model.instrument import Instrument, InstrumentKind
@@ -27,6 +28,7 @@ from heron.strategy.registry import strategy_class
 from heron.venues.sim.config import FillAt, SimVenueConfig
 
 DataInput = str | Path | pl.DataFrame | BarFrame | Any
+FundingInput = str | Path | Sequence[tuple[int, object]]
 
 
 def backtest(
@@ -45,7 +47,7 @@ def backtest(
     leverage: object = None,
     maintenance_margin: object = "0.005",
     volume_share: object = None,
-    funding: Mapping[str, Sequence[tuple[int, object]]] | None = None,
+    funding: FundingInput | Mapping[str, FundingInput] | None = None,
     journal: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
@@ -53,7 +55,9 @@ def backtest(
 
     Money arguments take ``str``/``int``/``Decimal`` (never floats). ``fill`` is
     ``"next-open"`` or ``"close"``; ``kind`` is ``"spot"`` or ``"perp"`` (a linear
-    perpetual margined at ``1/leverage`` with ``maintenance_margin``).
+    perpetual margined at ``1/leverage`` with ``maintenance_margin``). ``funding`` is a
+    funding-rate file or ``[(ts_ns, rate), ...]`` (for one instrument), or a mapping of
+    symbol to either.
     """
     cash_d = _money(cash, "cash", positive=True)
     venue = _venue_config(fill, fee_bps, slippage_bps, volume_share, leverage)
@@ -63,12 +67,29 @@ def backtest(
                                                   leverage, maintenance_margin), frame.source)
               for sym, frame in frames.items()]
     strategies = _strategies(strategy, params)
-    funding_ticks = {f"{sym}.SIM": [(int(ts), _money(rate, "funding rate")) for ts, rate in ev]
-                     for sym, ev in (funding or {}).items()}
     engine = BacktestEngine(series=series, strategies=strategies, cash=cash_d, venue=venue,
-                            journal_path=journal, funding=funding_ticks)
+                            journal_path=journal, funding=_funding(funding, list(frames)))
     engine.run(progress)
     return build_result(engine, cash_d)
+
+
+def _funding(given: Any, symbols: list[str]) -> dict[str, list[tuple[int, Decimal]]]:
+    """Funding events per instrument id, rates exact; a bare file or list needs one symbol."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        if len(symbols) != 1:
+            raise InvalidConfiguration("funding for several instruments needs a mapping "
+                                       "{symbol: file or [(ts, rate), ...]}")
+        given = {symbols[0]: given}
+    out = {}
+    for sym, events in given.items():
+        if str(sym) not in symbols:
+            raise InvalidConfiguration(f"funding given for {sym!r}, which is not in the data "
+                                       f"({', '.join(symbols)}); use one of those symbols")
+        rows = read_funding(events) if isinstance(events, str | Path) else events
+        out[f"{sym}.SIM"] = [(int(ts), _money(rate, "funding rate")) for ts, rate in rows]
+    return out
 
 
 def _money(value: object, what: str, *, positive: bool = False) -> Decimal:

@@ -53,6 +53,18 @@ class BacktestResult:
         return fills_frame(self.engine)
 
     @property
+    def funding(self) -> Decimal:
+        """Funding received (+) or paid (-) over the run, exact."""
+        pf = self.engine.portfolio
+        return pf.money(pf.funding)
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees paid over the run, exact."""
+        pf = self.engine.portfolio
+        return pf.money(pf.fees)
+
+    @property
     def return_pct(self) -> Decimal:
         return (self.final_equity / self.starting_cash - 1) * 100
 
@@ -67,6 +79,8 @@ class BacktestResult:
             "starting_cash": str(self.starting_cash),
             "final_equity": _plain(self.final_equity),
             "return_pct": float(self.return_pct),
+            "fees": _plain(self.fees),
+            "funding": _plain(self.funding),
             "metrics": {
                 "sharpe": m.sharpe_ratio, "sortino": m.sortino_ratio,
                 "max_drawdown_pct": m.max_drawdown_pct, "win_rate": m.win_rate_pct,
