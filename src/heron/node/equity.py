@@ -43,13 +43,12 @@ class EquityRecorder:
                                                      NDArray[np.bool_]]:
         """``(ts, equity, exposed)``: one sample per distinct bar time."""
         scale = 10 ** self.portfolio.money_precision
-        times = series[0].ts if len(series) == 1 else np.unique(np.concatenate(
-            [s.ts for s in series]))
+        single = len(series) == 1
+        times = series[0].ts if single else np.unique(np.concatenate([s.ts for s in series]))
         change_ts = np.asarray(self.ts, dtype=np.int64)
-        at = np.searchsorted(change_ts, times, side="right") - 1
         base_values = np.array([self.portfolio.starting_balance / scale]
                                + [b / scale for b in self.base])
-        equity = base_values[at + 1]
+        equity = base_values[_last_change(change_ts, times) + 1]
         exposed = np.zeros(len(times), dtype=bool)
         slots = np.asarray(self.slot, dtype=np.int64)
         qtys = np.asarray(self.qty, dtype=np.float64)
@@ -57,12 +56,24 @@ class EquityRecorder:
             mine = slots == k
             if not mine.any():
                 continue
-            idx = np.searchsorted(change_ts[mine], times, side="right") - 1
+            idx = _last_change(change_ts[mine], times)
             qty = np.where(idx >= 0, qtys[mine][np.maximum(idx, 0)], 0.0)
-            bar_at = np.maximum(np.searchsorted(s.ts, times, side="right") - 1, 0)
+            closes = s.close if single else s.close[
+                np.maximum(np.searchsorted(s.ts, times, side="right") - 1, 0)]
             inst = s.instrument
             unit = float(inst.price_increment * inst.size_increment * inst.multiplier)
-            equity = equity + qty * s.close[bar_at].astype(np.float64) * unit
+            equity = equity + qty * closes.astype(np.float64) * unit
             exposed |= qty != 0
         return times.astype(np.int64), equity, exposed
 
+
+def _last_change(change_ts: NDArray[np.int64], times: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Index of the last change at or before each time (-1 before the first change).
+
+    Locates the few changes among the many times (not the other way round) and counts
+    them up with a cumulative sum: linear in the number of samples.
+    """
+    counts = np.bincount(np.searchsorted(times, change_ts, side="left"),
+                         minlength=len(times) + 1)[: len(times)]
+    result: NDArray[np.int64] = np.cumsum(counts) - 1
+    return result
