@@ -45,7 +45,7 @@ from heron.model.events import (
     Record,
     SubmitOrder,
 )
-from heron.model.fixed import decimals_of
+from heron.model.orders import OrderStatus
 from heron.model.portfolio import Portfolio
 from heron.node.bar_series import BarSeries
 from heron.node.equity import EquityRecorder
@@ -116,7 +116,7 @@ class BacktestEngine:
             order = self.om.apply(cmd)
             now = self.clock.ts
             self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
-            if order is not None and order.status.value == "submitted":
+            if order is not None and order.status is OrderStatus.SUBMITTED:
                 self.venue.submit(cmd)
         elif isinstance(cmd, CancelOrder):
             if self._request(cmd, OrderCancelRequested, OrderCancelRejected):
@@ -333,4 +333,4 @@ def _fields(struct: Any) -> list[Any]:
     return [getattr(struct, name) for name in struct.__struct_fields__]
 
 
-__all__ = ["BacktestEngine", "decimals_of"]
+__all__ = ["RECORDS", "BacktestEngine"]

@@ -217,7 +217,7 @@ class Strategy:
         ctx = self.ctx
         now = ctx.clock.now()
         coid = ctx.ids.client_order_id(self.strategy_id)
-        ctx.deny(SubmitOrder(now, now, coid, self.strategy_id, ref, OrderSide(side),
+        ctx.deny(SubmitOrder(now, now, coid, self.strategy_id, ref, _side(side),
                              OrderType.MARKET, 0), reason)
         return coid
 
@@ -227,8 +227,8 @@ class Strategy:
         ctx = self.ctx
         now = ctx.clock.now()
         coid = ctx.ids.client_order_id(self.strategy_id)
-        cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, OrderSide(side),
-                          _order_type(ticks, trigger), lots, ticks, trigger, TimeInForce(tif),
+        cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, _side(side),
+                          _order_type(ticks, trigger), lots, ticks, trigger, _tif(tif),
                           post_only, reduce_only, fraction, tag)
         if denial:
             ctx.deny(cmd, denial)
@@ -287,6 +287,27 @@ class Strategy:
         if order is None:
             raise KeyError(f"{self.strategy_id}: no order {ref!r}")
         return order
+
+
+_SIDES = {side.value: side for side in OrderSide}
+_TIFS = {tif.value: tif for tif in TimeInForce}
+
+
+def _side(side: OrderSide | str) -> OrderSide:
+    """The side as the enum (a dict lookup: an Enum call costs more than the rest of
+    building the command). A misspelt side is a bug in the strategy's code, so it
+    raises rather than becoming a denial."""
+    try:
+        return _SIDES[side]
+    except KeyError:
+        raise ValueError(f"order side must be 'buy' or 'sell', not {side!r}") from None
+
+
+def _tif(tif: TimeInForce | str) -> TimeInForce:
+    try:
+        return _TIFS[tif]
+    except KeyError:
+        raise ValueError(f"time_in_force must be one of gtc, ioc, fok, not {tif!r}") from None
 
 
 def _order_type(price: object, trigger: object) -> OrderType:
