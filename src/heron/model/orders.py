@@ -16,6 +16,9 @@ from decimal import Decimal
 
 from heron.errors import InvalidStateTransition
 
+#: strategy id of what the venue itself originates (liquidation orders, funding)
+VENUE_ORIGIN = "venue"
+
 
 class OrderSide(enum.StrEnum):
     BUY = "buy"

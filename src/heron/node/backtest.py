@@ -45,7 +45,7 @@ from heron.model.events import (
     Record,
     SubmitOrder,
 )
-from heron.model.orders import OrderStatus
+from heron.model.orders import VENUE_ORIGIN, OrderStatus
 from heron.model.portfolio import Portfolio
 from heron.node.bar_series import BarSeries
 from heron.node.equity import EquityRecorder
@@ -164,9 +164,26 @@ class BacktestEngine:
             self.equity.record(event.ts_event, event.instrument_id)  # type: ignore[attr-defined]
         if order is None:
             return
+        if order.strategy_id == VENUE_ORIGIN and kind is OrderFilled:
+            self._tell_traders(order, event)  # a liquidation: every strategy of it must know
+            return
         hook = self._hooks.get((order.strategy_id, kind is OrderFilled))
         if hook is None:
             return  # not our strategy's order, or the strategy does not override the hook
+        self._call(hook, order, event)
+
+    def _tell_traders(self, order: Any, event: Record) -> None:
+        """Show a venue-originated fill to each strategy trading its instrument."""
+        inst = self.portfolio.instruments[order.instrument_id]
+        for strategy in self.strategies:
+            hook = self._hooks.get((strategy.strategy_id, True))
+            wanted = strategy.instrument_filter
+            if hook is not None and (wanted is None or inst.id in wanted
+                                     or inst.symbol in wanted):
+                self._call(hook, order, event)
+
+    def _call(self, hook: Callable[[Any, Any], None], order: Any, event: Record) -> None:
+        """Run a strategy hook in the context of the order's instrument."""
         ctx = self.ctx
         slot = ctx.slots.get(order.instrument_id, ctx.slot)
         if slot == ctx.slot:

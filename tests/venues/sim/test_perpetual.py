@@ -152,7 +152,8 @@ def test_long_liquidated_when_low_breaches_maintenance() -> None:
     adopted = om.orders[liq.client_order_id]
     assert (adopted.status, adopted.filled, adopted.strategy_id) == (
         OrderStatus.FILLED, 500_000, "venue")
-    assert strat.fills[-1].client_order_id == strat.sent[0]  # the strategy saw only its own
+    # the strategy trading the instrument is told of the liquidation through on_fill
+    assert [f.client_order_id for f in strat.fills] == [strat.sent[0], liq.client_order_id]
     assert records(result, OrderFilled)[-1].side is OrderSide.SELL
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from heron.model.events import FundingApplied, PositionLiquidated
 from heron.model.instrument import Instrument
+from heron.model.orders import VENUE_ORIGIN
 from heron.model.portfolio import Portfolio, fraction_of
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class MarginDesk:
 
     def liquidation_event(self, iid: str, client_order_id: str, now: int) -> PositionLiquidated:
         equity, maint = self._last
-        return PositionLiquidated(now, now, iid, "venue", client_order_id, equity, maint)
+        return PositionLiquidated(now, now, iid, VENUE_ORIGIN, client_order_id, equity, maint)
 
     # -- funding ---------------------------------------------------------------------------
     def funding(self, iid: str, rate: Decimal, ts: int) -> FundingApplied | None:
@@ -130,4 +131,4 @@ class MarginDesk:
             return None
         mark = pf.marks[iid]
         amount = fraction_of(-pos.money(pos.qty * mark), rate)
-        return FundingApplied(ts, ts, iid, "venue", str(rate), mark, pos.qty, amount)
+        return FundingApplied(ts, ts, iid, VENUE_ORIGIN, str(rate), mark, pos.qty, amount)

@@ -36,7 +36,7 @@ from heron.model.events import (
     SubmitOrder,
 )
 from heron.model.instrument import Instrument
-from heron.model.orders import OrderSide, OrderType, TimeInForce
+from heron.model.orders import VENUE_ORIGIN, OrderSide, OrderType, TimeInForce
 from heron.model.portfolio import Portfolio, fraction_of
 from heron.venues.sim import bar_path as bp
 from heron.venues.sim.config import FillAt, SimVenueConfig
@@ -327,7 +327,7 @@ class SimVenue:
         pos = self.portfolio.positions[iid]
         now = self.clock.now()
         cmd_side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
-        cmd = SubmitOrder(now, now, f"LIQ-{self.ids.venue_order_id()}", "venue", iid,
+        cmd = SubmitOrder(now, now, f"LIQ-{self.ids.venue_order_id()}", VENUE_ORIGIN, iid,
                           cmd_side, OrderType.MARKET, abs(pos.qty))
         self._seq += 1
         order = SimOrder(cmd, cmd.client_order_id, self._seq)
