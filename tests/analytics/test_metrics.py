@@ -25,7 +25,7 @@ pd = pytest.importorskip("pandas")
 empyrical = pytest.importorskip("empyrical")
 qs_stats = pytest.importorskip("quantstats.stats")
 
-BARS = Path("/work/shared/data/bars")
+BARS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bars"
 BTC_1M = BARS / "BTC-PERP_1m_2021-12-31_2022-02-01.csv.gz"
 GOOG_1D = BARS / "GOOG_1d_2004-2013.csv"
 MINUTE_NS = 60 * 1_000_000_000

@@ -1,9 +1,17 @@
-"""Pure numeric functions on arrays: indicators, statistics and performance metrics.
+"""Pure numeric functions on arrays: indicators, bar builders, performance metrics.
 
 Imports nothing from heron except ``heron.errors``, so research code and the report
 can use it without pulling in the engine.
 """
 
+from heron.analytics.bar_builders import (
+    dollar_bars,
+    interval_ns,
+    tick_bars,
+    time_bars,
+    volume_bars,
+)
+from heron.analytics.indicators import ema, sma
 from heron.analytics.metrics import (
     PerformanceMetrics,
     compute_metrics,
@@ -11,4 +19,16 @@ from heron.analytics.metrics import (
     infer_periods_per_year,
 )
 
-__all__ = ["PerformanceMetrics", "compute_metrics", "drawdown_series", "infer_periods_per_year"]
+__all__ = [
+    "PerformanceMetrics",
+    "compute_metrics",
+    "dollar_bars",
+    "drawdown_series",
+    "ema",
+    "infer_periods_per_year",
+    "interval_ns",
+    "sma",
+    "tick_bars",
+    "time_bars",
+    "volume_bars",
+]
