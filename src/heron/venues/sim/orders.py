@@ -26,6 +26,7 @@ class SimOrder:
         "seq",
         "side",
         "strategy_id",
+        "sweeping",
         "time_in_force",
         "trigger",
         "triggered",
@@ -50,6 +51,7 @@ class SimOrder:
         self.reduce_only = cmd.reduce_only
         self.fraction = Fraction(cmd.equity_fraction) if cmd.equity_fraction else None
         self.arrived = False
+        self.sweeping = False  # taking several book levels: IOC/FOK expire after the last
         self.seq = seq
 
     @property

@@ -19,7 +19,8 @@ from fractions import Fraction
 from typing import Any
 
 from heron.core.ids import IdGenerator
-from heron.model.data import Bar
+from heron.model.book import L2Book
+from heron.model.data import Bar, BookSide
 from heron.model.events import (
     AmendOrder,
     CancelAllOrders,
@@ -60,6 +61,9 @@ class SimVenue:
         self.working: dict[str, list[SimOrder]] = {iid: [] for iid in self.instruments}
         self._by_id: dict[str, SimOrder] = {}
         self.bars: dict[str, Bar] = {}
+        #: L2 books of instruments replayed with depth data: orders then fill against them
+        self.books: dict[str, L2Book] = {}
+        self.last_trade: dict[str, int] = {}
         self._seq = 0
         self._budget_left: dict[str, tuple[int, int]] = {}  # iid -> (bar ts, lots left)
         self._slip = Fraction(config.slippage_bps) / 10_000
@@ -87,7 +91,11 @@ class SimVenue:
                                 order.venue_order_id))
         self._by_id[order.client_order_id] = order
         self.working[order.instrument_id].append(order)
-        if self.config.fill_at is FillAt.CLOSE and bar is not None:
+        book = self.books.get(order.instrument_id)
+        if book is not None and not book.needs_snapshot:
+            if order.triggered:  # a stop waits for a trade at its trigger
+                self._arrive_at_book(order, book)
+        elif self.config.fill_at is FillAt.CLOSE and bar is not None:
             self._arrive_at_close(order, bar)
 
     def cancel(self, cmd: CancelOrder) -> None:
@@ -157,6 +165,93 @@ class SimVenue:
         event = self.margin.funding(iid, rate, ts)
         if event is not None:
             self.emit(event)
+
+    # -- tick and book data ----------------------------------------------------------------------
+    def on_trade(self, iid: str, price: int, size: int) -> None:
+        """A trade printed: triggers stops at or through it and fills resting limits it
+        trades *through* (strictly better than the limit: the queue at the limit itself
+        is unknown, so touching it is not assumed to fill), up to the traded size."""
+        self.last_trade[iid] = price
+        orders = self.working[iid]
+        if not orders:
+            return
+        budget = size
+        for order in list(orders):
+            if order.client_order_id not in self._by_id or budget <= 0:
+                continue
+            if not order.triggered:
+                assert order.trigger is not None
+                hit = price >= order.trigger if order.is_buy else price <= order.trigger
+                if not hit:
+                    continue
+                self._trigger(order)
+                self._arrive_at_book_or_price(order, price)
+            elif order.is_limit and order.arrived:
+                assert order.price is not None
+                through = price < order.price if order.is_buy else price > order.price
+                if through:
+                    budget = self._execute(order, order.price, False, budget) or 0
+
+    def on_book(self, iid: str) -> None:
+        """The book changed (end of a venue message): resting limits that the opposite
+        side now reaches fill at their limit as makers; working market orders take what
+        the book offers."""
+        book = self.books[iid]
+        if book.needs_snapshot:
+            return
+        for order in list(self.working[iid]):
+            if order.client_order_id not in self._by_id or not order.triggered:
+                continue
+            if order.order_type is OrderType.MARKET or not order.arrived:
+                self._arrive_at_book(order, book)
+                continue
+            assert order.price is not None
+            available = self._depth_up_to(book, order, order.price)
+            if available:
+                self._execute(order, order.price, False, available)
+
+    def _arrive_at_book(self, order: SimOrder, book: L2Book) -> None:
+        """Take liquidity level by level (taker) up to the limit; the rest rests (GTC),
+        waits for liquidity (market), or is canceled (IOC/FOK)."""
+        order.arrived = True
+        side = BookSide.ASK if order.is_buy else BookSide.BID
+        levels = book.levels(side)
+        if order.price is not None:
+            limit = order.price
+            levels = [(p, q) for p, q in levels if (p <= limit if order.is_buy else p >= limit)]
+        if order.post_only and levels:
+            self._close(order, _canceled(self, order, "post-only order would take liquidity"))
+            return
+        if order.time_in_force is TimeInForce.FOK and order.quantity and \
+                sum(q for _, q in levels) < order.leaves:
+            self._expire_unfilled(order)
+            return
+        order.sweeping = True
+        try:
+            for price, lots in levels:
+                if order.client_order_id not in self._by_id:
+                    return
+                self._execute(order, price, True, lots)
+        finally:
+            order.sweeping = False
+        if order.client_order_id in self._by_id and order.is_immediate:
+            self._expire_unfilled(order)
+
+    def _arrive_at_book_or_price(self, order: SimOrder, price: int) -> None:
+        """A triggered stop: against the book when there is one, else at the trade."""
+        book = self.books.get(order.instrument_id)
+        if book is not None and not book.needs_snapshot:
+            self._arrive_at_book(order, book)
+        elif order.order_type is OrderType.STOP:
+            self._execute(order, price, True, None)
+        else:
+            order.arrived = True
+
+    @staticmethod
+    def _depth_up_to(book: L2Book, order: SimOrder, limit: int) -> int:
+        side = BookSide.ASK if order.is_buy else BookSide.BID
+        return sum(q for p, q in book.levels(side)
+                   if (p <= limit if order.is_buy else p >= limit))
 
     # -- working orders ---------------------------------------------------------------------
     def _work_bar(self, iid: str, orders: list[SimOrder], bar: Bar) -> None:
@@ -284,7 +379,7 @@ class SimVenue:
         self.emit(OrderFilled(now, now, order.client_order_id, inst.id, order.venue_order_id,
                               self.ids.trade_id(), order.strategy_id, order.side, lots, ticks,
                               fee, "taker" if taker else "maker", order.quantity))
-        if not done and order.is_immediate:
+        if not done and order.is_immediate and not order.sweeping:
             self._expire_unfilled(order)
         elif done and order.leaves > 0:
             self.emit(OrderCanceled(now, now, order.client_order_id, inst.id,

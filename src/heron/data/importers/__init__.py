@@ -1,0 +1,1 @@
+"""Importers of market-data files into the catalog."""
