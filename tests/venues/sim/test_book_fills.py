@@ -29,7 +29,8 @@ class Desk:
     """A venue with one instrument (tick 0.01, lot 1), a book, and everything it emitted."""
 
     def __init__(self) -> None:
-        self.inst = Instrument(symbol="X", price_increment=Decimal("0.01"), size_increment=Decimal("1"),
+        self.inst = Instrument(symbol="X", price_increment=Decimal("0.01"),
+                               size_increment=Decimal("1"),
                                taker_fee=Decimal("0.001"), maker_fee=Decimal("0.0005"))
         self.pf = Portfolio([self.inst], 1_000_000 * 10**8, 8)
         self.pf.marks[self.inst.id] = 10_000
