@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from heron.model.data import Bar
 from heron.model.instrument import Instrument, InstrumentKind
-from heron.node.api import backtest
+from heron.node.api import backtest, replay
 from heron.node.result import BacktestResult
 from heron.strategy.base import Strategy
 from heron.strategy.params import Param
 
 __version__ = "0.1.0"
 __all__ = [
-           "BacktestResult",
-           "Bar",
-           "Instrument",
-           "InstrumentKind",
-           "Param",
-           "Strategy",
-           "backtest",
+    "BacktestResult",
+    "Bar",
+    "Instrument",
+    "InstrumentKind",
+    "Param",
+    "Strategy",
+    "backtest",
+    "replay",
 ]

@@ -13,9 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import polars as pl
 
 from heron.data.bars import BarFrame, bars_from_frame, read_bars
+from heron.data.catalog import Catalog
 from heron.data.funding import read_funding
 from heron.errors import InvalidConfiguration
 from heron.model.fixed import to_decimal
@@ -71,6 +73,59 @@ def backtest(
                             journal_path=journal, funding=_funding(funding, list(frames)))
     engine.run(progress)
     return build_result(engine, cash_d)
+
+
+def replay(
+    catalog: str | Path | Catalog | None,
+    *,
+    instruments: Sequence[str],
+    kinds: Sequence[str] = ("trades",),
+    strategy: str | type[Strategy] | Strategy | Sequence[Strategy] = "sma_cross",
+    params: Mapping[str, Any] | None = None,
+    cash: object = "100000",
+    fee_bps: object = None,
+    slippage_bps: object = "0",
+    leverage: object = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    sample: str = "1m",
+    journal: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Backtest on replayed catalog data (trades, quotes, L2 book) instead of bars.
+
+    ``instruments`` are ``SYMBOL.VENUE`` ids as ``heron data list`` shows them; ``kinds``
+    any of trades, quotes, book_deltas, book_snapshots, funding, mark. Fees are the
+    instruments' own unless ``fee_bps`` is given. Equity is sampled every ``sample``.
+    """
+    from heron.analytics.bar_builders import interval_ns
+    from heron.data.replay import Selection
+    from heron.data.schemas import DataKind
+    from heron.node.replay_engine import ReplayEngine
+
+    store = catalog if isinstance(catalog, Catalog) else Catalog(
+        Path(catalog) if catalog is not None else None)
+    selections = [Selection(*_venue_symbol(ref), DataKind.parse(kind))
+                  for ref in instruments for kind in kinds]
+    cash_d = _money(cash, "cash", positive=True)
+    venue = _venue_config("next-open", fee_bps if fee_bps is not None else "0", slippage_bps,
+                          None, leverage)
+    if fee_bps is None:
+        venue = msgspec.structs.replace(venue, fee_rate=None)
+    engine = ReplayEngine(catalog=store, selections=selections,
+                          strategies=_strategies(strategy, params), cash=cash_d, venue=venue,
+                          start_ns=start_ns, end_ns=end_ns, journal_path=journal,
+                          sample_ns=interval_ns(sample))
+    engine.run(progress)
+    return build_result(engine, cash_d)
+
+
+def _venue_symbol(ref: str) -> tuple[str, str]:
+    symbol, dot, venue = ref.rpartition(".")
+    if not dot or not symbol or not venue:
+        raise InvalidConfiguration(f"instrument {ref!r} is not SYMBOL.VENUE; "
+                                   "see `heron data list` for the ids in the catalog")
+    return venue, symbol
 
 
 def _funding(given: Any, symbols: list[str]) -> dict[str, list[tuple[int, Decimal]]]:
@@ -168,4 +223,4 @@ def _strategies(strategy: Any, params: Mapping[str, Any] | None) -> list[Strateg
     return [cls(**dict(params or {}))]
 
 
-__all__ = ["BacktestResult", "BarSeries", "backtest"]
+__all__ = ["BacktestResult", "BarSeries", "backtest", "replay"]

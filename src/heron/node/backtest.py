@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from heron.model.data import Bar
 from heron.node.bar_series import BarSeries
@@ -49,6 +50,10 @@ class BacktestEngine(SimNode):
 
     def account_changed(self, ts: int, instrument_id: str) -> None:
         self.equity.record(ts, instrument_id)
+
+    def equity_curve(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+        """``(ts, equity, exposed)``: one sample per distinct bar time."""
+        return self.equity.curve(self.series)
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> None:

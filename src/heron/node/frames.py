@@ -19,7 +19,7 @@ from heron.model.fixed import round_raw
 
 if TYPE_CHECKING:
     from heron.model.round_trips import RoundTrip
-    from heron.node.backtest import BacktestEngine
+    from heron.node.node import SimNode as BacktestEngine
 
 PRICE_SCALE = 18  # average prices are quotients: 18 decimals, rounded half-even
 
@@ -79,7 +79,7 @@ def _bar_indexes(engine: BacktestEngine, trips: list[RoundTrip]) -> tuple[list[i
     """Index, in its instrument's series, of each trip's entry and exit bar (vectorised)."""
     entry, exit_ = [0] * len(trips), [0] * len(trips)
     slots = engine.ctx.slots
-    for slot, series in enumerate(engine.series):
+    for slot, series in enumerate(getattr(engine, "series", [])):  # tick replays have none
         mine = [k for k, t in enumerate(trips) if slots[t.instrument_id] == slot]
         if not mine:
             continue

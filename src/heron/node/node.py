@@ -87,9 +87,14 @@ class SimNode:
             for ts, rate in events:
                 self.kernel.schedule(ts, _funding_callback(self.venue, iid, rate))
         self._hooks = self._order_hooks()
+        self.bars_processed = 0
 
     def account_changed(self, ts: int, instrument_id: str) -> None:
         """A fill or funding changed the account (the modes record equity here)."""
+
+    def equity_curve(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+        """``(ts, equity, exposed)`` of the run; each mode samples it its own way."""
+        raise NotImplementedError
 
     def _header(self, cash: Decimal, venue: SimVenueConfig, precision: int) -> dict[str, Any]:
         return {

@@ -21,8 +21,8 @@ import polars as pl
 from heron.analytics.metrics import PerformanceMetrics, compute_metrics, drawdown_series
 from heron.core.files import write_text_atomic
 from heron.model.round_trips import RoundTrip
-from heron.node.backtest import BacktestEngine
 from heron.node.frames import fills_frame, trades_frame
+from heron.node.node import SimNode
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class BacktestResult:
     journal_sha256: str
     open_trades: int
     rejections: tuple[tuple[str, str], ...]
-    engine: BacktestEngine
+    engine: SimNode
 
     @functools.cached_property
     def trades(self) -> pl.DataFrame:
@@ -106,7 +106,7 @@ class BacktestResult:
 
         eng = self.engine
         instruments = []
-        for s in eng.series:
+        for s in getattr(eng, "series", []):
             mine = self.fills.filter(pl.col("instrument") == s.instrument.id)
             instruments.append(InstrumentSeries(
                 symbol=s.instrument.symbol, ts=s.ts, open=s.prices["open"],
@@ -123,10 +123,10 @@ class BacktestResult:
                      metrics=metrics_for_report(self.metrics), trades=trades)
 
 
-def build_result(engine: BacktestEngine, cash: Decimal) -> BacktestResult:
+def build_result(engine: SimNode, cash: Decimal) -> BacktestResult:
     """Collect an engine's finished run into a :class:`BacktestResult`."""
     pf = engine.portfolio
-    ts, equity, exposed = engine.equity.curve(engine.series)
+    ts, equity, exposed = engine.equity_curve()
     closed = engine.om.trips.closed
     final = pf.money(pf.equity())
     scale = 10 ** pf.money_precision
