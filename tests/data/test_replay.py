@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heron.data.replay import merge
+from heron.data.replay import merge, merge_windows
 
 
 def _batches(ts: list[int], tag: int, size: int) -> Iterator[pl.DataFrame]:
@@ -90,3 +90,28 @@ def test_replay_from_catalog_puts_book_deltas_before_trades_at_equal_time(tmp_pa
     order = [(sel.kind.value, ts) for sel, run in stream for ts in run["ts_event"]]
     assert order == [("book_deltas", t0), ("trades", t0), ("book_deltas", t0 + 3),
                      ("trades", t0 + 5)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), max_size=60), min_size=1, max_size=5),
+       st.integers(1, 7))
+def test_merge_windows_equals_a_stable_sort_by_time_then_source(series: list[list[int]],
+                                                                batch: int) -> None:
+    sources = [_batches(sorted(ts), tag, batch) for tag, ts in enumerate(series)]
+    got = []
+    for window in merge_windows(sources):
+        assert len(window.sources) > 0
+        for src, row in zip(window.sources.tolist(), window.rows.tolist(), strict=True):
+            frame = window.frames[src]
+            got.append((frame["ts_event"][row], frame["tag"][row], frame["row"][row]))
+    expected = sorted((t, tag, row) for tag, ts in enumerate(series)
+                      for row, t in enumerate(sorted(ts)))
+    assert got == expected
+
+
+def test_merge_windows_takes_many_events_per_window_when_sources_interleave() -> None:
+    a = list(range(0, 100_000, 2))
+    b = list(range(1, 100_000, 2))
+    windows = list(merge_windows([_batches(a, 0, 10_000), _batches(b, 1, 10_000)]))
+    assert sum(len(w.sources) for w in windows) == 100_000
+    assert len(windows) < 50  # a few per batch, not one per switch of source (100,000)

@@ -98,6 +98,57 @@ def _run_end(head: _Head, rival: tuple[int, int, int] | None) -> int:
     return max(end, head.pos + 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of the merged stream: each source's rows in it, and their merged order.
+
+    ``frames[k]`` holds source ``k``'s rows of the window (possibly none); the ``n``-th
+    event of the window is row ``rows[n]`` of ``frames[sources[n]]``.
+    """
+
+    frames: list[pl.DataFrame]
+    sources: NDArray[np.int64]
+    rows: NDArray[np.int64]
+
+
+def merge_windows(sources: Sequence[Iterator[pl.DataFrame]]) -> Iterator[Window]:
+    """The merged stream a window at a time, for sources that interleave finely.
+
+    :func:`merge` emits one run per switch between sources, which costs a slice per event
+    when trades and book updates alternate. Here every source gives, in one go, all its
+    buffered rows before the *horizon* (the earliest last-timestamp among the buffered
+    batches: no unread row can come before it), and one vectorised sort orders them.
+    """
+    heads = [_Head(rank, iter(src)) for rank, src in enumerate(sources)]
+    live = [head for head in heads if head.load()]
+    while live:
+        horizon = min(int(head.ts[-1]) for head in live)
+        cuts = [(head, max(head.pos, int(np.searchsorted(head.ts, horizon, side="left"))))
+                for head in live]
+        if all(cut == head.pos for head, cut in cuts):
+            # everything buffered starts at the horizon: the lowest rank there goes first
+            first = min((h for h in live if int(h.ts[h.pos]) == horizon), key=lambda h: h.rank)
+            cuts = [(first, int(np.searchsorted(first.ts, horizon, side="right")))]
+        yield _window(len(heads), cuts)
+        live = [head for head in live if head.pos < head.frame.height or head.load()]
+
+
+def _window(count: int, cuts: list[tuple[_Head, int]]) -> Window:
+    frames = [pl.DataFrame() for _ in range(count)]
+    ts_parts, src_parts, row_parts = [], [], []
+    for head, cut in cuts:
+        if cut <= head.pos:
+            continue
+        frames[head.rank] = head.frame.slice(head.pos, cut - head.pos)
+        ts_parts.append(head.ts[head.pos:cut])
+        src_parts.append(np.full(cut - head.pos, head.rank, dtype=np.int64))
+        row_parts.append(np.arange(cut - head.pos, dtype=np.int64))
+        head.pos = cut
+    ts, src, row = (np.concatenate(p) for p in (ts_parts, src_parts, row_parts))
+    order = np.lexsort((row, src, ts))
+    return Window(frames, src[order], row[order])
+
+
 def replay(catalog: Catalog, selections: Sequence[Selection], *, start_ns: int | None = None,
            end_ns: int | None = None, batch_rows: int = 65_536
            ) -> Iterator[tuple[Selection, pl.DataFrame]]:
@@ -111,3 +162,14 @@ def replay(catalog: Catalog, selections: Sequence[Selection], *, start_ns: int |
                                     batch_rows=batch_rows) for s in ordered]
     for index, run in merge(sources):
         yield ordered[index], run
+
+
+def replay_windows(catalog: Catalog, selections: Sequence[Selection], *,
+                   start_ns: int | None = None, end_ns: int | None = None,
+                   batch_rows: int = 65_536) -> tuple[list[Selection], Iterator[Window]]:
+    """:func:`replay` as windows (see :func:`merge_windows`); the selections come back in
+    source order, the order ``Window.sources`` indexes."""
+    ordered = sorted(selections, key=lambda s: KIND_RANK[s.kind])
+    sources = [catalog.iter_batches(s.venue, s.symbol, s.kind, start_ns, end_ns,
+                                    batch_rows=batch_rows) for s in ordered]
+    return ordered, merge_windows(sources)

@@ -22,7 +22,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from heron.data.catalog import Catalog
-from heron.data.replay import Selection, replay
+from heron.data.replay import Selection, replay_windows
 from heron.data.schemas import DataKind
 from heron.model.book import L2Book
 from heron.model.data import BookDelta, BookSide, BookSnapshot, Quote, Trade
@@ -73,17 +73,20 @@ class ReplayEngine(SimNode):
         for strategy in self.strategies:
             strategy.bind(self.ctx)
             strategy.on_start()
-        handlers = {DataKind.TRADES: self._trades, DataKind.QUOTES: self._quotes,
-                    DataKind.BOOK_DELTAS: self._deltas, DataKind.BOOK_SNAPSHOTS: self._snapshots,
-                    DataKind.FUNDING: self._funding, DataKind.MARK: self._marks}
+        ordered, windows = replay_windows(self.catalog, self.selections, start_ns=self.start_ns,
+                                          end_ns=self.end_ns, batch_rows=self.batch_rows)
+        instruments = [self.catalog.instrument(s.venue, s.symbol) for s in ordered]
         try:
             gc.freeze()
-            for sel, run in replay(self.catalog, self.selections, start_ns=self.start_ns,
-                                   end_ns=self.end_ns, batch_rows=self.batch_rows):
-                handler = handlers.get(sel.kind)
-                if handler is not None:
-                    handler(self.catalog.instrument(sel.venue, sel.symbol), run)
-                self.events_processed += run.height
+            for window in windows:
+                handlers = [self._row_handler(sel.kind, inst, frame) if frame.height else None
+                            for sel, inst, frame in zip(ordered, instruments, window.frames,
+                                                        strict=True)]
+                for src, row in zip(window.sources.tolist(), window.rows.tolist(), strict=True):
+                    handler = handlers[src]
+                    if handler is not None:
+                        handler(row)
+                self.events_processed += len(window.sources)
                 if progress is not None:
                     progress(self.events_processed, 0)
             self._sample(self.clock.ts, force=True)
@@ -95,6 +98,15 @@ class ReplayEngine(SimNode):
             raise
         finally:
             gc.unfreeze()
+
+    def _row_handler(self, kind: DataKind, inst: Instrument, frame: pl.DataFrame
+                     ) -> Callable[[int], None] | None:
+        """A function handling row ``i`` of ``frame`` (columns read into lists once)."""
+        makers = {DataKind.TRADES: self._trades, DataKind.QUOTES: self._quotes,
+                  DataKind.BOOK_DELTAS: self._deltas, DataKind.BOOK_SNAPSHOTS: self._snapshots,
+                  DataKind.FUNDING: self._funding, DataKind.MARK: self._marks}
+        maker = makers.get(kind)
+        return None if maker is None else maker(inst, frame)
 
     def _advance(self, ts: int, slot: int) -> None:
         """Move time to ``ts``: due timers first, an equity sample when one is due."""
@@ -116,77 +128,107 @@ class ReplayEngine(SimNode):
         self._next_sample = (ts // self.sample_ns + 1) * self.sample_ns
 
     # -- market data -------------------------------------------------------------------------
-    def _trades(self, inst: Instrument, run: pl.DataFrame) -> None:
+    def _trades(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
         iid, slot = inst.id, self.ctx.slots[inst.id]
-        venue, marks, hooks = self.venue, self.portfolio.marks, self._trade_hooks
-        for ts, recv, price, size, aggr, tid in zip(
-                run["ts_event"], run["ts_recv"], run["price"], run["size"], run["aggressor"],
-                run["trade_id"], strict=True):
-            self._advance(ts, slot)
-            venue.on_trade(iid, price, size)
-            marks[iid] = price
+        venue, marks, hooks, advance = self.venue, self.portfolio.marks, self._trade_hooks, \
+            self._advance
+        ts, recv, price, size, aggr, tid = (frame[c].to_list() for c in (
+            "ts_event", "ts_recv", "price", "size", "aggressor", "trade_id"))
+
+        def handle(i: int) -> None:
+            advance(ts[i], slot)
+            venue.on_trade(iid, price[i], size[i])
+            marks[iid] = price[i]
             if hooks:
-                trade = Trade(inst, ts, recv, price, size, _AGGRESSOR[aggr], tid)
+                trade = Trade(inst, ts[i], recv[i], price[i], size[i], _AGGRESSOR[aggr[i]],
+                              tid[i])
                 for hook in hooks:
                     hook(trade)
 
-    def _quotes(self, inst: Instrument, run: pl.DataFrame) -> None:
+        return handle
+
+    def _quotes(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
         iid, slot = inst.id, self.ctx.slots[inst.id]
         top_only = iid not in self._depth
         book = self.books[iid]
         if top_only:
             self.venue.books[iid] = book
-        for ts, recv, bid, ask, bsz, asz, seq in zip(
-                run["ts_event"], run["ts_recv"], run["bid"], run["ask"], run["bid_size"],
-                run["ask_size"], run["sequence"], strict=True):
-            self._advance(ts, slot)
+        ts, recv, bid, ask, bsz, asz, seq = (frame[c].to_list() for c in (
+            "ts_event", "ts_recv", "bid", "ask", "bid_size", "ask_size", "sequence"))
+
+        def handle(i: int) -> None:
+            self._advance(ts[i], slot)
             if top_only:
-                book.apply_snapshot(BookSnapshot(inst, ts, recv, ((bid, bsz),), ((ask, asz),),
-                                                 seq))
+                book.apply_snapshot(BookSnapshot(inst, ts[i], recv[i], ((bid[i], bsz[i]),),
+                                                 ((ask[i], asz[i]),), seq[i]))
                 self.venue.on_book(iid)
-                self.portfolio.marks[iid] = (bid + ask) // 2
-            self._tell_quote(Quote(inst, ts, recv, bid, ask, bsz, asz))
+                self.portfolio.marks[iid] = (bid[i] + ask[i]) // 2
+            self._tell_quote(Quote(inst, ts[i], recv[i], bid[i], ask[i], bsz[i], asz[i]))
 
-    def _deltas(self, inst: Instrument, run: pl.DataFrame) -> None:
+        return handle
+
+    def _deltas(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
         iid, slot = inst.id, self.ctx.slots[inst.id]
         book = self.books[iid]
         self.venue.books[iid] = book
-        top = (book.best_bid(), book.best_ask())
-        for ts, recv, side, price, size, seq, last in zip(
-                run["ts_event"], run["ts_recv"], run["side"], run["price"], run["size"],
-                run["sequence"], run["is_last"], strict=True):
-            self._advance(ts, slot)
-            book.apply_delta(BookDelta(inst, ts, recv, _SIDE[side], price, size, seq, last))
-            if last:
-                self.venue.on_book(iid)
-                top = self._top_changed(inst, book, top, ts, recv)
+        venue, advance, apply = self.venue, self._advance, book.apply_delta
+        ts, recv, side, price, size, seq, last = (frame[c].to_list() for c in (
+            "ts_event", "ts_recv", "side", "price", "size", "sequence", "is_last"))
+        state = [(book.best_bid(), book.best_ask())]
 
-    def _snapshots(self, inst: Instrument, run: pl.DataFrame) -> None:
+        def handle(i: int) -> None:
+            advance(ts[i], slot)
+            apply(BookDelta(inst, ts[i], recv[i], _SIDE[side[i]], price[i], size[i], seq[i],
+                            last[i]))
+            if last[i]:
+                if venue.working[iid]:
+                    venue.on_book(iid)
+                state[0] = self._top_changed(inst, book, state[0], ts[i], recv[i])
+
+        return handle
+
+    def _snapshots(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
+        """Snapshot rows arrive level by level; the book is replaced at each snapshot's
+        last row (rows of one snapshot share ``sequence``)."""
         iid, slot = inst.id, self.ctx.slots[inst.id]
         book = self.books[iid]
         self.venue.books[iid] = book
-        for (seq,), rows in run.group_by("sequence", maintain_order=True):
-            ts, recv = int(rows["ts_event"][0]), int(rows["ts_recv"][0])
-            self._advance(ts, slot)
-            bids = rows.filter(pl.col("side") == 1).sort("level")
-            asks = rows.filter(pl.col("side") == -1).sort("level")
-            book.apply_snapshot(BookSnapshot(
-                inst, ts, recv, tuple(zip(bids["price"], bids["size"], strict=True)),
-                tuple(zip(asks["price"], asks["size"], strict=True)), int(seq)))
+        ts, recv, seq, side, price, size = (frame[c].to_list() for c in (
+            "ts_event", "ts_recv", "sequence", "side", "price", "size"))
+        levels: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
+
+        def handle(i: int) -> None:
+            levels[side[i]].append((price[i], size[i]))
+            if i + 1 < len(seq) and seq[i + 1] == seq[i]:
+                return
+            self._advance(ts[i], slot)
+            book.apply_snapshot(BookSnapshot(inst, ts[i], recv[i], tuple(levels[1]),
+                                             tuple(levels[-1]), seq[i]))
+            levels[1], levels[-1] = [], []
             self.venue.on_book(iid)
-            self._top_changed(inst, book, (None, None), ts, recv)
+            self._top_changed(inst, book, (None, None), ts[i], recv[i])
 
-    def _funding(self, inst: Instrument, run: pl.DataFrame) -> None:
-        slot = self.ctx.slots[inst.id]
-        for ts, rate in zip(run["ts_event"], run["rate"], strict=True):
-            self._advance(ts, slot)
-            self.venue.on_funding(inst.id, Decimal(rate), ts)
+        return handle
 
-    def _marks(self, inst: Instrument, run: pl.DataFrame) -> None:
+    def _funding(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
         slot = self.ctx.slots[inst.id]
-        for ts, price in zip(run["ts_event"], run["price"], strict=True):
-            self._advance(ts, slot)
-            self.portfolio.marks[inst.id] = price
+        ts, rate = frame["ts_event"].to_list(), frame["rate"].to_list()
+
+        def handle(i: int) -> None:
+            self._advance(ts[i], slot)
+            self.venue.on_funding(inst.id, Decimal(rate[i]), ts[i])
+
+        return handle
+
+    def _marks(self, inst: Instrument, frame: pl.DataFrame) -> Callable[[int], None]:
+        slot = self.ctx.slots[inst.id]
+        ts, price = frame["ts_event"].to_list(), frame["price"].to_list()
+
+        def handle(i: int) -> None:
+            self._advance(ts[i], slot)
+            self.portfolio.marks[inst.id] = price[i]
+
+        return handle
 
     def _top_changed(self, inst: Instrument, book: L2Book, before: tuple[Any, Any], ts: int,
                      recv: int) -> tuple[Any, Any]:
