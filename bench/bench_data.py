@@ -42,18 +42,38 @@ def _synthetic(n_trades: int, n_deltas: int) -> tuple[object, object]:
         "aggressor": rng.choice(np.array([1, -1], dtype=np.int8), n_trades),
         "trade_id": pl.int_range(0, n_trades, eager=True).cast(pl.String),
         "sequence": np.arange(n_trades, dtype=np.int64)})
-    msgs = n_deltas // 2
-    at = np.minimum(np.arange(msgs) * n_trades // max(msgs, 1), n_trades - 1)
-    dts = np.repeat(ts[at] + 5_000_000, 2)
-    mid = np.repeat(price[at], 2)
-    side = np.tile(np.array([1, -1], dtype=np.int8), msgs)
-    deltas = pl.DataFrame({
-        "ts_event": dts, "ts_recv": dts, "side": side,
-        "price": (mid - side.astype(np.int64)).astype(np.int64),
-        "size": rng.integers(0, 50_000, 2 * msgs).astype(np.int64),
-        "sequence": np.repeat(np.arange(msgs, dtype=np.int64) + 1, 2),
-        "is_last": np.tile(np.array([False, True]), msgs)})
+    deltas = _book_messages(rng, ts, price, n_deltas)
     return trades, deltas
+
+
+def _book_messages(rng: object, ts: object, price: object, n_deltas: int) -> object:
+    """A consistent one-level-a-side book that follows the trades: each message sets the
+    bid one tick under and the ask one tick over the last trade, and deletes the
+    previous levels when the price moved (so the book never holds stale levels)."""
+    import numpy as np
+    import polars as pl
+
+    msgs = max(n_deltas // 3, 1)  # about three rows a message
+    at = np.minimum(np.arange(msgs) * len(ts) // msgs, len(ts) - 1)
+    mid = price[at].astype(np.int64)
+    prev = np.concatenate([[mid[0]], mid[:-1]])
+    moved = mid != prev
+    seq = np.arange(msgs, dtype=np.int64) + 1
+    parts = []
+    for side, offset in ((1, -1), (-1, 1)):
+        parts.append((seq[moved], side, prev[moved] + offset, 0))          # delete old level
+        parts.append((seq, side, mid + offset, rng.integers(1, 50_000, msgs)))  # type: ignore[attr-defined]
+    seqs = np.concatenate([np.broadcast_to(p[0], np.shape(p[0])) for p in parts])
+    sides = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int8) for p in parts])
+    prices = np.concatenate([p[2] for p in parts])
+    sizes = np.concatenate([np.broadcast_to(p[3], np.shape(p[0])) for p in parts])
+    order = np.lexsort((sizes != 0, seqs))  # per message: deletes first, then sets
+    seqs, sides, prices, sizes = seqs[order], sides[order], prices[order], sizes[order]
+    last = np.append(seqs[1:] != seqs[:-1], True)
+    stamps = ts[at][seqs - 1] + 5_000_000
+    return pl.DataFrame({"ts_event": stamps, "ts_recv": stamps, "side": sides,
+                         "price": prices.astype(np.int64), "size": sizes.astype(np.int64),
+                         "sequence": seqs, "is_last": last})
 
 
 def step_import(root: str, n_trades: int, n_deltas: int) -> dict[str, float]:
@@ -106,11 +126,13 @@ def step_replay(root: str) -> dict[str, float]:
 def _child(args: list[str]) -> dict[str, float]:
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
                             text=True)
-    out, _ = proc.communicate()
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"bench step {args[1]} failed (status {status})")
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    if usage is not None:
-        result["peak_mib"] = usage.ru_maxrss / 1024
+    result.setdefault("peak_mib", usage.ru_maxrss / 1024)
     return result
 
 
