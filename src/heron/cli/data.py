@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ from heron.analytics.bar_builders import (
 from heron.data.catalog import Catalog, CatalogEntry
 from heron.data.quality import QualityReport, check_catalog
 from heron.data.schemas import DataKind
-from heron.errors import DataError, EngineError, HeronError, InvalidConfiguration
+from heron.errors import DataError, EngineError, InvalidConfiguration
 from heron.model.fixed import EXACT, to_decimal
 from heron.model.instrument import Instrument
 
@@ -116,8 +117,17 @@ def _resolve(catalog: Catalog, instrument: str, venue: str | None, kind: str) ->
                                "pass --venue or write SYMBOL.VENUE")
 
 
+def _jsonable(value: object) -> object:
+    """What ``json`` cannot write itself: decimals as exact strings, times as ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.write(json.dumps(value, default=_jsonable) + "\n")
 
 
 def _formatter(name: str, instrument: Instrument) -> Callable[[Any], str]:
@@ -200,11 +210,12 @@ def sql(query: Annotated[str, typer.Argument(help="DuckDB SQL over the catalog's
     """Run a DuckDB query over the catalog (SELECT * FROM catalog lists the views).
 
     Prices and sizes are the stored integers (ticks, lots). The table shows the first
-    ``--head`` rows; ``--json`` prints every row as an array of objects.
+    ``--head`` rows; ``--json`` prints every row as an array of objects (integers as
+    exact JSON numbers, however wide; decimals as strings; times in ISO 8601).
     """
     frame = Catalog(catalog).sql(query)
     if json_out:
-        sys.stdout.write(frame.write_json() + "\n")
+        _print_json(frame.to_dicts())
         return
     more = frame.height - head
     title = f"{frame.height:,} row(s)" + (f", the first {head:,} shown" if more > 0 else "")
@@ -229,17 +240,18 @@ def _notional_units(instrument: Instrument, amount: str) -> int:
     return int(units)
 
 
-def _build(trades: pl.DataFrame, instrument: Instrument, interval: str | None,
-           ticks: int | None, volume: int | None, dollars: str | None) -> pl.DataFrame:
+def _bar_rule(instrument: Instrument, interval: str | None, ticks: int | None,
+              volume: int | None, dollars: str | None) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The one bar builder the options ask for, its size checked before data is read."""
     if interval is not None:
-        return time_bars(trades, interval)
+        return partial(time_bars, interval=interval)
     if ticks is not None:
-        return tick_bars(trades, ticks)
+        return partial(tick_bars, n=ticks)
     if volume is not None:
-        return volume_bars(trades, volume)
-    if dollars is not None:
-        return dollar_bars(trades, _notional_units(instrument, dollars))
-    raise EngineError("no bar rule given; _check_bar_options should have refused this")
+        return partial(volume_bars, lots=volume)
+    if dollars is None:
+        raise EngineError("no bar rule given; _check_bar_options should have refused this")
+    return partial(dollar_bars, notional=_notional_units(instrument, dollars))
 
 
 def _check_bar_options(source: str, write: bool, interval: str | None, ticks: int | None,
@@ -255,6 +267,8 @@ def _check_bar_options(source: str, write: bool, interval: str | None, ticks: in
         raise InvalidConfiguration(
             f"give exactly one of --interval, --ticks, --volume, --dollars (got "
             f"{', '.join(given) or 'none'}); e.g. --interval 1m")
+    if interval is not None:
+        interval_ns(interval)  # a malformed interval fails before any data is read
     if write and interval is None:
         raise InvalidConfiguration(
             f"--write stores time bars only: catalog bars have a fixed interval_ns, and "
@@ -294,9 +308,10 @@ def bars(instrument: InstrumentArg,
     store = Catalog(catalog)
     entry = _resolve(store, instrument, venue, source)
     definition = store.instrument(entry.venue, entry.symbol)
+    rule = _bar_rule(definition, interval, ticks, volume, dollars)
     trades = store.scan(entry.venue, entry.symbol, entry.kind).select(
         pl.col("ts_event").alias("ts"), "price", "size", "aggressor").collect()
-    built = _build(trades, definition, interval, ticks, volume, dollars)
+    built = rule(trades)
     title = (f"{built.height:,} bars of {definition.id} from {trades.height:,} trades"
              + (f", the first {head:,} shown" if built.height > head else ""))
     out.print(_table(built.head(head), title, None if raw else definition))
@@ -331,9 +346,13 @@ def check(json_out: JsonOpt = False, venue: VenueOpt = None,
     one does, 2 for bad options or filters matching nothing. See heron.data.quality
     for the checks and what each severity means.
     """
+    try:
+        gap = interval_ns(max_gap)
+    except InvalidConfiguration:
+        raise InvalidConfiguration(f"--max-gap {max_gap!r} is not a duration; write a count "
+                                   "and a unit, e.g. 30s, 5m, 1h") from None
     store = Catalog(catalog)
-    report = check_catalog(store, venue=venue, symbol=symbol, kind=kind,
-                           max_gap_ns=interval_ns(max_gap))
+    report = check_catalog(store, venue=venue, symbol=symbol, kind=kind, max_gap_ns=gap)
     if not report.series and (venue or symbol or kind):
         raise DataError(f"no series match --venue {venue} --symbol {symbol} --kind {kind} "
                         f"in the catalog at {store.root}; it holds {_held(store.entries())}")
@@ -350,35 +369,36 @@ def check(json_out: JsonOpt = False, venue: VenueOpt = None,
 
 
 # -- import --------------------------------------------------------------------------------
-def _describe(result: Any) -> str:
-    """A line per import result, whatever shape the importer reports in."""
-    items = result if isinstance(result, list | tuple) else [result]
-    lines = []
-    for item in items:
-        if isinstance(item, msgspec.Struct):
-            fields = msgspec.structs.asdict(item)
-            lines.append(", ".join(f"{k} {v}" for k, v in fields.items()))
-        else:
-            lines.append(str(item))
-    return "\n".join(lines)
-
-
 @data_app.command("import")
-def import_file(path: Annotated[Path, typer.Argument(help="file or folder to import")],
+def import_file(path: Annotated[Path, typer.Argument(help="file to import (gzip/zip too)")],
                 fmt: Annotated[str | None, Opt("--format", help="file format (default: "
-                                               "detected)")] = None,
+                                               "detected from the content)")] = None,
                 venue: VenueOpt = None,
                 symbol: Annotated[str | None, Opt(help="instrument symbol")] = None,
                 tick_size: Annotated[str | None, Opt(help="price increment")] = None,
                 lot_size: Annotated[str | None, Opt(help="size increment")] = None,
-                catalog: CatalogOpt = None) -> None:
-    """Import a market-data file into the catalog (importing it again adds nothing)."""
-    try:
-        from heron.data.importers import registry
-    except ImportError as exc:  # the importers are an optional part of an install
-        raise HeronError(f"heron data import is unavailable here ({exc}); "
-                         "reinstall heron") from None
+                json_out: JsonOpt = False, catalog: CatalogOpt = None) -> None:
+    """Import a market-data file into the catalog; importing it again adds nothing.
+
+    Formats and how they are detected: heron.data.importers.registry. Nothing is
+    written unless the whole file reads and checks. ``--json`` prints the import report
+    (path, fmt, and per batch instrument_id, kind, source, rows, rows_added,
+    rows_skipped).
+    """
+    from heron.data.importers.registry import import_path  # the importers load on demand
+
     store = Catalog(catalog)
-    result = registry.import_path(store, path, fmt=fmt, venue=venue, symbol=symbol,
-                                  tick_size=tick_size, lot_size=lot_size)
-    out.print(_describe(result), highlight=False, soft_wrap=True)
+    report = import_path(store, path, fmt=fmt, venue=venue, symbol=symbol,
+                         tick_size=tick_size, lot_size=lot_size)
+    if json_out:
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+        return
+    table = Table(title=f"imported {path} ({report.fmt}) into {store.root}",
+                  title_justify="left")
+    for name in ("instrument", "kind", "source", "rows", "added", "already held"):
+        table.add_column(name, justify="right" if name in ("rows", "added", "already held")
+                         else "left")
+    for batch in report.batches:
+        table.add_row(Text(batch.instrument_id), batch.kind.value, Text(batch.source),
+                      f"{batch.rows:,}", f"{batch.rows_added:,}", f"{batch.rows_skipped:,}")
+    out.print(table)

@@ -435,7 +435,14 @@ def _add_equity(
     dd_ts, dd_values = _downsample_line(ts, underwater, max_points)
     trace = _line_trace(len(eq_values))
     fig.add_trace(
-        trace(x=_ms(eq_ts), y=eq_values, mode="lines", name="Equity", showlegend=False),
+        trace(
+            x=_ms(eq_ts),
+            y=eq_values,
+            mode="lines",
+            name="Equity",
+            line={"color": "#3366cc"},
+            showlegend=False,
+        ),
         row=row,
         col=1,
     )

@@ -1,0 +1,524 @@
+"""Recorded Binance WebSocket sessions -> catalog batches, through the live parser.
+
+Two recorder formats:
+
+* hftbacktest (``*.txt.gz``): each line ``<local receive ns> <raw WebSocket text>``;
+  REST depth snapshots the recorder fetched sit among them as bare bodies.
+* cryptofeed (``*.jsonl.gz``): each line ``{"ts": receive seconds, "dir", "url",
+  "raw"}``; ``dir`` ``recv`` lines are WebSocket messages, ``http_response`` lines REST
+  bodies (``/depth`` snapshots, whose symbol is in the URL, and ``/exchangeInfo``).
+  cryptofeed writes each connection to its own file: pass the REST files of a session
+  as ``related`` to get its snapshots and its instruments' real grid.
+
+Every message goes through :class:`heron.venues.binance.BinanceParser`, the code the live
+feed runs, so an import and a live session produce the same events. The venue is the
+``venue`` argument, else the URLs in the file (``fstream`` -> ``BINANCE_USDM``,
+``dstream`` -> ``BINANCE_COINM``, ``stream.binance.com`` -> ``BINANCE``), else the
+file's path (``.../binance_usdm/...``). Instruments: the ``instruments`` argument, else
+an exchangeInfo body in the session, else the decimals the capture prints (see
+:mod:`heron.venues.binance.instruments`).
+
+Rows per instrument and kind (columns per :mod:`heron.data.schemas`):
+
+``trades``        one per ``trade`` message (sequence: trade id). ``aggTrade`` messages
+                  become trades only when the capture has no ``trade`` stream for the
+                  symbol: an aggTrade sums the same fills, so keeping both would count
+                  the volume twice (and their ids are different series).
+``quotes``        one per ``bookTicker`` (sequence: the book update id ``u``).
+``book_deltas``   one per price level of each ``depthUpdate`` (sequence ``u``).
+``book_snapshots`` one per level of each REST depth snapshot (sequence ``lastUpdateId``).
+``mark``          one per ``markPriceUpdate``.
+``funding``       one per funding time ``T``: the last rate announced for it (each
+                  ``markPriceUpdate`` restates the coming rate; one row per message
+                  would apply it many times). A capture that stops before ``T`` holds the
+                  latest estimate, not the settled rate.
+``liquidations``  one per ``forceOrder`` (sequence: its line in the file; it has no id).
+
+What cannot be used is reported, not fatal, as long as the file itself is sound:
+venue messages heron cannot parse (malformed, unsupported streams, unknown symbols,
+off-grid values) are kept in :attr:`Capture.bad` with their text. Damage to the *file*
+is a :class:`DataError` naming the line: a gzip stream that fails its CRC, a line
+without the recorder's framing, JSON cut short in mid-file. Two kinds of damage at the
+end are what a recorder killed mid-write leaves, and are skipped and reported in
+:attr:`Capture.truncated` instead: an unterminated last line that does not parse, and a
+gzip stream that stops before its end marker (everything before the cut is kept).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+import polars as pl
+
+from heron.data.importers.batch import ImportBatch
+from heron.data.schemas import SCHEMAS, DataKind, validate_frame
+from heron.errors import DataError
+from heron.model.data import (
+    BookDelta,
+    BookSide,
+    BookSnapshot,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    Trade,
+)
+from heron.model.instrument import Instrument
+from heron.model.orders import OrderSide
+from heron.venues.binance.instruments import (
+    BinanceMarket,
+    DecimalsSeen,
+    inferred_instrument,
+    instruments_from_exchange_info,
+)
+from heron.venues.binance.parse import (
+    AggTradeMsg,
+    BadKind,
+    BadMessage,
+    BinanceMessage,
+    BinanceParser,
+    BinanceQuote,
+    ForceOrderMsg,
+    MarketEvent,
+    decode,
+)
+
+__all__ = ["Capture", "SymbolData", "parse_cryptofeed_capture", "parse_hftbacktest_capture",
+           "read_cryptofeed_capture", "read_hftbacktest_capture"]
+
+
+# -- what a capture holds --------------------------------------------------------------------
+@dataclass(slots=True)
+class SymbolData:
+    """One instrument's events in file order, each with the line it came from."""
+
+    instrument: Instrument
+    trades: list[tuple[int, Trade]] = field(default_factory=list)
+    agg_trades: list[tuple[int, Trade]] = field(default_factory=list)
+    quotes: list[tuple[int, BinanceQuote]] = field(default_factory=list)
+    deltas: list[tuple[int, BookDelta]] = field(default_factory=list)
+    snapshots: list[tuple[int, BookSnapshot]] = field(default_factory=list)
+    marks: list[tuple[int, MarkPrice]] = field(default_factory=list)
+    funding: list[tuple[int, int, FundingRate]] = field(default_factory=list)  # + ts_recv
+    liquidations: list[tuple[int, Liquidation]] = field(default_factory=list)
+    files: dict[str, set[str]] = field(default_factory=dict)  # bucket -> files of its rows
+
+    def add(self, file: str, line: int, ts_recv: int, events: list[MarketEvent], *,
+            aggregated: bool) -> None:
+        """File one message's events under their kinds; ``aggregated``: from ``aggTrade``."""
+        if isinstance(events[0], BookDelta):  # the bulk of a capture: one list extension
+            self.deltas += [(line, delta) for delta in events if isinstance(delta, BookDelta)]
+            self.files.setdefault("deltas", set()).add(file)
+            return
+        for event in events:
+            if isinstance(event, Trade):
+                bucket = "agg_trades" if aggregated else "trades"
+            else:
+                bucket = _BUCKETS[type(event)]
+            rows: list[object] = getattr(self, bucket)
+            rows.append((line, ts_recv, event) if bucket == "funding" else (line, event))
+            self.files.setdefault(bucket, set()).add(file)
+
+    def source(self, bucket: str, stream: str) -> str:
+        """``file[+file]#stream``: where a batch's rows came from."""
+        return f"{'+'.join(sorted(self.files.get(bucket, ())))}#{stream}"
+
+
+_BUCKETS: dict[type, str] = {
+    BookDelta: "deltas", BinanceQuote: "quotes", BookSnapshot: "snapshots",
+    MarkPrice: "marks", FundingRate: "funding", Liquidation: "liquidations",
+}
+
+
+@dataclass(slots=True)
+class Capture:
+    """A recorded session, parsed: events per Binance symbol and what could not be used.
+
+    Line numbers are within the file each message came from (``related`` REST files
+    number their own lines). ``messages`` counts the lines that held a message.
+    """
+
+    path: Path
+    market: BinanceMarket
+    symbols: dict[str, SymbolData] = field(default_factory=dict)
+    bad: list[tuple[str, int, BadMessage]] = field(default_factory=list)  # file, line, why
+    ignored: int = 0  # control replies (subscription acknowledgements)
+    messages: int = 0
+    truncated: list[str] = field(default_factory=list)  # what a cut-off recorder lost
+    notes: list[str] = field(default_factory=list)
+
+    def bad_counts(self) -> dict[BadKind, int]:
+        counts: dict[BadKind, int] = {}
+        for _, _, bad in self.bad:
+            counts[bad.kind] = counts.get(bad.kind, 0) + 1
+        return counts
+
+    def batches(self) -> list[ImportBatch]:
+        """The catalog rows of every instrument and kind that has any."""
+        out: list[ImportBatch] = []
+        for data in self.symbols.values():
+            out += _batches(data)
+        return out
+
+
+# -- reading files ---------------------------------------------------------------------------
+class _Line(NamedTuple):
+    number: int
+    text: bytes
+    complete: bool  # ended with a newline: only a file's last line may not
+
+
+@dataclass(slots=True)
+class _LineReader:
+    """Numbered lines of a text file, gzipped or not; notes a gzip stream cut short."""
+
+    path: Path
+    cut_after: int | None = None
+
+    def __iter__(self) -> Iterator[_Line]:
+        number = 0
+        try:
+            with (gzip.open(self.path, "rb") if self.path.suffix == ".gz"
+                  else self.path.open("rb")) as f:
+                for number, line in enumerate(f, 1):
+                    yield _Line(number, line.rstrip(b"\r\n"), line.endswith(b"\n"))
+        except EOFError:  # no end marker: the recorder stopped mid-stream
+            self.cut_after = number
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            raise DataError(f"{self.path}: corrupt gzip data after line {number} ({exc}); "
+                            "the file is damaged: fetch or copy it again") from None
+
+
+class _Record(NamedTuple):
+    file: str
+    line: int
+    ts_recv: int
+    raw: bytes | str
+    complete: bool
+    symbol: str | None = None  # a REST snapshot's symbol, from its URL
+
+
+def _framing_error(path: Path, line: _Line, what: str) -> DataError:
+    return DataError(f"{path}: line {line.number} is not a {what} line "
+                     f"({line.text[:60]!r}); the file is damaged or of another format")
+
+
+def _hftbacktest_records(path: Path, reader: _LineReader,
+                         truncated: list[str]) -> Iterator[_Record]:
+    for line in reader:
+        if not line.text:
+            continue
+        stamp, _, raw = line.text.partition(b" ")
+        if not (stamp.isdigit() and raw):
+            if not line.complete:
+                truncated.append(f"line {line.number}: unterminated and unreadable, skipped")
+                continue
+            raise _framing_error(path, line, "'<receive ns> <message>'")
+        yield _Record(path.name, line.number, int(stamp), raw, line.complete)
+
+
+class _CryptofeedLine(msgspec.Struct, frozen=True):
+    dir: str
+    ts: Decimal | None = None
+    url: str | None = None
+    raw: str | None = None
+
+
+_CRYPTOFEED_LINE = msgspec.json.Decoder(_CryptofeedLine)
+
+
+@dataclass(slots=True)
+class _CryptofeedSession:
+    """What the lines of a cryptofeed session hold besides market messages."""
+
+    urls: list[str] = field(default_factory=list)
+    exchange_infos: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)
+
+
+def _cryptofeed_records(path: Path, reader: _LineReader,
+                        session: _CryptofeedSession) -> Iterator[_Record]:
+    for line in reader:
+        if not line.text:
+            continue
+        try:
+            entry = _CRYPTOFEED_LINE.decode(line.text)
+        except msgspec.DecodeError:
+            if not line.complete:
+                session.truncated.append(f"{path.name} line {line.number}: unterminated and "
+                                         "unreadable, skipped")
+                continue
+            raise _framing_error(path, line, "cryptofeed JSON") from None
+        if entry.raw is None or entry.ts is None or entry.dir not in ("recv", "http_response"):
+            continue  # open/send/config lines: no market data
+        ts_recv = int(entry.ts.scaleb(9))
+        url = urlsplit(entry.url or "")
+        if entry.url and (not session.urls or session.urls[-1] != entry.url):
+            session.urls.append(entry.url)
+        if entry.dir == "http_response" and url.path.endswith("/exchangeInfo"):
+            session.exchange_infos.append(entry.raw)
+        elif entry.dir == "recv" or url.path.endswith("/depth"):
+            symbol = parse_qs(url.query).get("symbol", [None])[0]
+            yield _Record(path.name, line.number, ts_recv, entry.raw, line.complete, symbol)
+
+
+# -- from records to a capture -----------------------------------------------------------------
+Decoded = tuple[_Record, BinanceMessage | BadMessage | None]
+
+
+def _symbol_of(message: BinanceMessage) -> str | None:
+    if isinstance(message, ForceOrderMsg):
+        return message.order.symbol
+    return message.symbol
+
+
+def _decode_all(records: Sequence[_Record], truncated: list[str]) -> list[Decoded]:
+    """Every record decoded; JSON cut short is file damage unless it ends the file."""
+    out: list[Decoded] = []
+    for record in records:
+        message = decode(record.raw, record.ts_recv)
+        if isinstance(message, BadMessage) and message.kind is BadKind.TRUNCATED:
+            if not record.complete:
+                truncated.append(f"{record.file} line {record.line}: message cut short at "
+                                 "the end of the file, skipped")
+                continue
+            raise DataError(f"{record.file}: line {record.line} holds a message cut short "
+                            f"({message.detail}); the recording is damaged there")
+        out.append((record, message))
+    return out
+
+
+def _instruments(market: BinanceMarket, decoded: Sequence[Decoded],
+                 given: Mapping[str, Instrument] | None,
+                 exchange_infos: Sequence[str]) -> tuple[dict[str, Instrument], str | None]:
+    """Instruments for the capture's symbols, and the one symbol a bare snapshot means.
+
+    Given ones first, then exchangeInfo, then the grid inferred from printed decimals.
+    """
+    symbols = {s for _, m in decoded if m is not None and not isinstance(m, BadMessage)
+               and (s := _symbol_of(m)) is not None}
+    only = next(iter(symbols)) if len(symbols) == 1 else None
+    known: dict[str, Instrument] = {}
+    for body in exchange_infos:
+        known.update(instruments_from_exchange_info(body, market))
+    known.update(given or {})
+    if symbols - known.keys():
+        seen = DecimalsSeen()
+        for record, message in decoded:
+            if message is not None and not isinstance(message, BadMessage):
+                seen.add(message, record.symbol or only)
+        for symbol in symbols - known.keys():
+            known[symbol] = inferred_instrument(symbol, market, seen.prices.get(symbol, 0),
+                                                seen.sizes.get(symbol, 0))
+    return known, only
+
+
+def _build(path: Path, market: BinanceMarket, records: Sequence[_Record],
+           given: Mapping[str, Instrument] | None, exchange_infos: Sequence[str],
+           truncated: list[str]) -> Capture:
+    decoded = _decode_all(records, truncated)
+    instruments, only = _instruments(market, decoded, given, exchange_infos)
+    parser = BinanceParser(instruments)
+    capture = Capture(path, market, messages=len(records), truncated=truncated)
+    for record, message in decoded:
+        if message is None:
+            capture.ignored += 1
+            continue
+        out = message if isinstance(message, BadMessage) else parser.events(
+            message, record.ts_recv, record.raw, symbol=record.symbol or only)
+        if isinstance(out, BadMessage):
+            capture.bad.append((record.file, record.line, out))
+            continue
+        if not out:
+            continue
+        instrument = out[0].instrument  # one message, one instrument
+        data = capture.symbols.get(instrument.symbol)
+        if data is None:
+            data = capture.symbols[instrument.symbol] = SymbolData(instrument)
+        data.add(record.file, record.line, record.ts_recv, out,
+                 aggregated=isinstance(message, AggTradeMsg))
+    capture.notes += [f"{symbol}: {n} book levels off the instrument's grid left out"
+                      for symbol, n in sorted(parser.dropped_levels.items())]
+    capture.notes += [f"{symbol}: {len(data.agg_trades)} aggTrade messages left out: the "
+                      "trade stream holds the same fills"
+                      for symbol, data in capture.symbols.items()
+                      if data.trades and data.agg_trades]
+    return capture
+
+
+def _market(venue: str | None, urls: Sequence[str], path: Path) -> BinanceMarket:
+    if venue is not None:
+        return BinanceMarket.from_venue(venue)
+    for url in urls:
+        market = BinanceMarket.from_url(url)
+        if market is not None:
+            return market
+    if urls:
+        raise DataError(f"{path}: not a Binance session (it talks to {urls[0]}); heron reads "
+                        "Binance captures only")
+    market = BinanceMarket.from_path(path)
+    if market is None:
+        raise DataError(f"{path}: cannot tell which Binance market this capture is from (its "
+                        "path names none); if it is a Binance capture, pass venue= BINANCE, "
+                        "BINANCE_USDM or BINANCE_COINM")
+    return market
+
+
+# -- public API --------------------------------------------------------------------------------
+def parse_hftbacktest_capture(path: Path | str, venue: str | None = None, *,
+                              instruments: Mapping[str, Instrument] | None = None) -> Capture:
+    """Every event of an hftbacktest capture, with what could not be used (see module)."""
+    path = Path(path)
+    market = _market(venue, (), path)
+    reader = _LineReader(path)
+    truncated: list[str] = []
+    records = list(_hftbacktest_records(path, reader, truncated))
+    if reader.cut_after is not None:
+        truncated.append(f"gzip stream ends without its end marker after line "
+                         f"{reader.cut_after}: the rest of the recording is lost")
+    return _build(path, market, records, instruments, (), truncated)
+
+
+def read_hftbacktest_capture(path: Path | str, venue: str | None = None, *,
+                             instruments: Mapping[str, Instrument] | None = None,
+                             ) -> list[ImportBatch]:
+    """Catalog batches of an hftbacktest capture; :func:`parse_hftbacktest_capture`
+    gives the counts of unusable messages as well."""
+    return parse_hftbacktest_capture(path, venue, instruments=instruments).batches()
+
+
+def parse_cryptofeed_capture(path: Path | str, venue: str | None = None, *,
+                             related: Sequence[Path | str] = (),
+                             instruments: Mapping[str, Instrument] | None = None) -> Capture:
+    """Every event of a cryptofeed recording and its ``related`` REST recordings."""
+    path = Path(path)
+    session = _CryptofeedSession()
+    records: list[_Record] = []
+    for file in (path, *map(Path, related)):
+        reader = _LineReader(file)
+        records += _cryptofeed_records(file, reader, session)
+        if reader.cut_after is not None:
+            session.truncated.append(f"{file.name}: gzip stream ends without its end marker "
+                                     f"after line {reader.cut_after}: the rest is lost")
+    market = _market(venue, session.urls, path)
+    return _build(path, market, records, instruments, session.exchange_infos,
+                  session.truncated)
+
+
+def read_cryptofeed_capture(path: Path | str, venue: str | None = None, *,
+                            related: Sequence[Path | str] = (),
+                            instruments: Mapping[str, Instrument] | None = None,
+                            ) -> list[ImportBatch]:
+    """Catalog batches of a cryptofeed recording; :func:`parse_cryptofeed_capture` gives
+    the counts of unusable messages as well."""
+    return parse_cryptofeed_capture(path, venue, related=related,
+                                    instruments=instruments).batches()
+
+
+# -- frames --------------------------------------------------------------------------------------
+_SIDE = {BookSide.BID: 1, BookSide.ASK: -1}
+_AGGRESSOR = {"buy": 1, "sell": -1, "": 0}
+_ORDER_SIDE = {OrderSide.BUY: 1, OrderSide.SELL: -1}
+
+
+def _batch(data: SymbolData, kind: DataKind, columns: dict[str, list[object]],
+           source: str) -> ImportBatch:
+    frame = pl.DataFrame(columns, schema=SCHEMAS[kind].schema)
+    return ImportBatch(data.instrument, kind, validate_frame(kind, frame, source=source), source)
+
+
+def _batches(data: SymbolData) -> list[ImportBatch]:
+    """One batch per kind with rows (aggTrades only where there is no trade stream)."""
+    out: list[ImportBatch] = []
+    trades, bucket = (data.trades, "trades") if data.trades else (data.agg_trades, "agg_trades")
+    for kind, rows, source in (
+        (DataKind.TRADES, trades and _trade_columns(trades),
+         data.source(bucket, "trade" if bucket == "trades" else "aggTrade")),
+        (DataKind.QUOTES, data.quotes and _quote_columns(data.quotes),
+         data.source("quotes", "bookTicker")),
+        (DataKind.BOOK_DELTAS, data.deltas and _delta_columns(data.deltas),
+         data.source("deltas", "depthUpdate")),
+        (DataKind.BOOK_SNAPSHOTS, data.snapshots and _snapshot_columns(data.snapshots),
+         data.source("snapshots", "depth")),
+        (DataKind.MARK, data.marks and _mark_columns(data.marks),
+         data.source("marks", "markPriceUpdate")),
+        (DataKind.FUNDING, data.funding and _funding_columns(data.funding),
+         data.source("funding", "markPriceUpdate")),
+        (DataKind.LIQUIDATIONS, data.liquidations and _liquidation_columns(data.liquidations),
+         data.source("liquidations", "forceOrder")),
+    ):
+        if rows:
+            out.append(_batch(data, kind, rows, source))
+    return out
+
+
+def _trade_columns(rows: list[tuple[int, Trade]]) -> dict[str, list[object]]:
+    return {
+        "ts_event": [t.ts_event for _, t in rows], "ts_recv": [t.ts_recv for _, t in rows],
+        "price": [t.price for _, t in rows], "size": [t.size for _, t in rows],
+        "aggressor": [_AGGRESSOR[t.aggressor] for _, t in rows],
+        "trade_id": [t.trade_id for _, t in rows],
+        "sequence": [int(t.trade_id) for _, t in rows],
+    }
+
+
+def _quote_columns(rows: list[tuple[int, BinanceQuote]]) -> dict[str, list[object]]:
+    return {
+        "ts_event": [q.ts_event for _, q in rows], "ts_recv": [q.ts_recv for _, q in rows],
+        "bid": [q.bid for _, q in rows], "ask": [q.ask for _, q in rows],
+        "bid_size": [q.bid_size for _, q in rows], "ask_size": [q.ask_size for _, q in rows],
+        "sequence": [q.sequence for _, q in rows],
+    }
+
+
+def _delta_columns(rows: list[tuple[int, BookDelta]]) -> dict[str, list[object]]:
+    return {
+        "ts_event": [d.ts_event for _, d in rows], "ts_recv": [d.ts_recv for _, d in rows],
+        "side": [_SIDE[d.side] for _, d in rows], "price": [d.price for _, d in rows],
+        "size": [d.size for _, d in rows], "sequence": [d.sequence for _, d in rows],
+        "is_last": [d.is_last for _, d in rows],
+    }
+
+
+def _snapshot_columns(rows: list[tuple[int, BookSnapshot]]) -> dict[str, list[object]]:
+    columns: dict[str, list[object]] = {name: [] for name in SCHEMAS[DataKind.BOOK_SNAPSHOTS]
+                                        .schema}
+    for _, snap in rows:
+        for side, levels in ((1, snap.bids), (-1, snap.asks)):
+            n = len(levels)
+            columns["ts_event"] += [snap.ts_event] * n
+            columns["ts_recv"] += [snap.ts_recv] * n
+            columns["sequence"] += [snap.sequence] * n
+            columns["side"] += [side] * n
+            columns["level"] += range(n)
+            columns["price"] += [price for price, _ in levels]
+            columns["size"] += [size for _, size in levels]
+    return columns
+
+
+def _mark_columns(rows: list[tuple[int, MarkPrice]]) -> dict[str, list[object]]:
+    return {"ts_event": [m.ts_event for _, m in rows], "ts_recv": [m.ts_recv for _, m in rows],
+            "price": [m.mark for _, m in rows]}
+
+
+def _funding_columns(rows: list[tuple[int, int, FundingRate]]) -> dict[str, list[object]]:
+    last: dict[int, tuple[int, str]] = {}  # funding time -> (ts_recv, rate) last announced
+    for _, ts_recv, rate in rows:
+        last[rate.ts_event] = (ts_recv, rate.rate)
+    return {"ts_event": list(last), "ts_recv": [r for r, _ in last.values()],
+            "rate": [Decimal(rate) for _, rate in last.values()]}
+
+
+def _liquidation_columns(rows: list[tuple[int, Liquidation]]) -> dict[str, list[object]]:
+    return {
+        "ts_event": [x.ts_event for _, x in rows], "ts_recv": [x.ts_recv for _, x in rows],
+        "side": [_ORDER_SIDE[x.side] for _, x in rows], "price": [x.price for _, x in rows],
+        "size": [x.size for _, x in rows], "sequence": [line for line, _ in rows],
+    }
