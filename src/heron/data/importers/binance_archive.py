@@ -40,11 +40,14 @@ import polars as pl
 from heron.data.bar_columns import BarSource, to_ns
 from heron.data.bars import read_bars
 from heron.data.importers.batch import ImportBatch
-from heron.data.importers.generic_csv import (
-    Hints,
-    Source,
+from heron.data.importers.instruments import (
     bars_batch,
     bars_instrument,
+    make_instrument,
+)
+from heron.data.importers.text_columns import (
+    Hints,
+    Source,
     book_sides,
     booleans,
     check_columns,
@@ -55,7 +58,6 @@ from heron.data.importers.generic_csv import (
     funding_rates,
     integers,
     load_source,
-    make_instrument,
     number_text,
     one_value,
     places,

@@ -47,11 +47,15 @@ from heron.data.bar_columns import BarSource, to_ns
 from heron.data.bar_formats import RawTable, read_feather, read_freqtrade_json, read_parquet
 from heron.data.bars import read_bars
 from heron.data.importers.batch import ImportBatch
-from heron.data.importers.generic_csv import (
-    Hints,
-    Source,
+from heron.data.importers.instruments import (
     bars_batch,
     bars_instrument,
+    make_instrument,
+    mark_batch,
+)
+from heron.data.importers.text_columns import (
+    Hints,
+    Source,
     choose,
     first_fields,
     float_text,
@@ -59,8 +63,6 @@ from heron.data.importers.generic_csv import (
     funding_rates,
     id_sequence,
     load_source,
-    make_instrument,
-    mark_batch,
     number_text,
     one_value,
     places,

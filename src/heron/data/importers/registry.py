@@ -54,9 +54,16 @@ from heron.data.bar_columns import BarSource, resolve_columns
 from heron.data.bar_formats import sniff_format
 from heron.data.bars import read_bars
 from heron.data.catalog import Catalog
-from heron.data.importers import binance_archive, freqtrade, generic_csv, tardis
+from heron.data.importers import binance_archive, freqtrade, generic_csv, tardis, text_columns
 from heron.data.importers.batch import ImportBatch
-from heron.data.importers.generic_csv import Hints, Source, bars_batch, bars_instrument
+from heron.data.importers.instruments import (
+    bars_batch,
+    bars_instrument,
+)
+from heron.data.importers.text_columns import (
+    Hints,
+    Source,
+)
 from heron.data.schemas import DataKind, validate_frame
 from heron.errors import DataError, EngineError, InvalidConfiguration
 from heron.model.fixed import to_decimal
@@ -131,7 +138,7 @@ def _is_bar_table(data: bytes) -> bool:
     kind = sniff_format(data)
     try:
         if kind == "csv":
-            names = generic_csv.first_fields(data)
+            names = text_columns.first_fields(data)
         elif kind in ("parquet", "feather"):
             reader = pl.read_parquet_schema if kind == "parquet" else pl.read_ipc_schema
             names = list(reader(io.BytesIO(data)))
@@ -180,7 +187,7 @@ def _unknown(source: Source) -> DataError:
 
 def detect_format(path: str | Path) -> str:
     """The :data:`IMPORT_FORMATS` name of the file at ``path``, from its content."""
-    source = generic_csv.load_source(path)
+    source = text_columns.load_source(path)
     found = _sniff(source.data)
     if found is None:
         raise _unknown(source)
@@ -240,8 +247,8 @@ def _hints(venue: str | None, symbol: str | None, tick_size: object,
 def _read_bars(source: Source, hints: Hints) -> list[ImportBatch]:
     bars = read_bars(source.path)
     src = BarSource(source.name)
-    symbol = generic_csv.choose(hints.symbol, bars.symbol, "symbol", src)
-    venue = generic_csv.choose(hints.venue, None, "venue", src)
+    symbol = text_columns.choose(hints.symbol, bars.symbol, "symbol", src)
+    venue = text_columns.choose(hints.venue, None, "venue", src)
     instrument = bars_instrument(bars, hints, symbol=symbol, venue=venue, derivative=False)
     return [bars_batch(bars, instrument)]
 
@@ -279,7 +286,7 @@ def _read(path: str | Path, fmt: str | None, hints: Hints,
                                    f"{', '.join(IMPORT_FORMATS)} or leave it out")
     if mapping is not None and fmt not in (None, "csv"):
         raise InvalidConfiguration(f"a mapping is only used with fmt='csv', not {fmt!r}")
-    source = generic_csv.load_source(path)
+    source = text_columns.load_source(path)
     found = _sniff(source.data)
     if fmt == "csv" and mapping is None and (found is None or found.layout != "histdata"):
         raise InvalidConfiguration(f"{source.name}: fmt='csv' needs a mapping of roles to "

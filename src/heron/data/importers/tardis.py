@@ -40,7 +40,10 @@ import polars as pl
 
 from heron.data.bar_columns import BarSource, to_ns
 from heron.data.importers.batch import ImportBatch
-from heron.data.importers.generic_csv import (
+from heron.data.importers.instruments import (
+    make_instrument,
+)
+from heron.data.importers.text_columns import (
     Hints,
     Source,
     book_sides,
@@ -52,7 +55,6 @@ from heron.data.importers.generic_csv import (
     funding_rates,
     id_sequence,
     load_source,
-    make_instrument,
     number_text,
     one_value,
     places,
