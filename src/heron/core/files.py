@@ -19,7 +19,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["write_bytes_atomic", "write_text_atomic"]
+__all__ = ["fsync_directory", "write_bytes_atomic", "write_text_atomic"]
 
 _NEW_FILE_MODE = 0o666  # the umask is applied by os.open
 # O_BINARY (Windows only) stops the C runtime from turning "\n" into "\r\n".
@@ -44,7 +44,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
@@ -71,8 +71,9 @@ def _create_temp(target: Path) -> tuple[int, Path]:
         return fd, tmp
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Persist the rename; skipped where directories cannot be opened (Windows)."""
+def fsync_directory(directory: Path) -> None:
+    """Persist renames in ``directory``; skipped where directories cannot be opened
+    (Windows)."""
     flags = getattr(os, "O_DIRECTORY", None)
     if flags is None:
         return

@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote
 import polars as pl
 import pyarrow.parquet as pq
 
-from heron.core.files import write_bytes_atomic
+from heron.core.files import fsync_directory, write_bytes_atomic
 from heron.data.schemas import KindSchema
 from heron.errors import DataError, InvalidConfiguration
 
@@ -228,7 +228,7 @@ def commit(staged: StagedPartition) -> None:
         path.unlink(missing_ok=True)
     for leftover in staged.final.parent.glob(f".{PART_PREFIX}*{STAGED_SUFFIX}"):
         leftover.unlink(missing_ok=True)  # from an import killed before its commit
-    _fsync_directory(staged.final.parent)
+    fsync_directory(staged.final.parent)
 
 
 def discard(staged: StagedPartition) -> None:
@@ -254,22 +254,6 @@ def remove_dirs(created: list[Path]) -> None:
     for directory in reversed(created):
         with contextlib.suppress(OSError):
             directory.rmdir()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist renames and deletions in ``directory``; skipped where it cannot be opened.
-
-    The same as :mod:`heron.core.files` does after its own rename; the commit phase
-    renames outside that module, so it syncs the directory itself.
-    """
-    flags = getattr(os, "O_DIRECTORY", None)
-    if flags is None:
-        return
-    fd = os.open(directory, os.O_RDONLY | flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- reading -----------------------------------------------------------------------------
