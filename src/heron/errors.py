@@ -4,6 +4,8 @@ The tree is small on purpose; every error carries a one-line message that names
 the problem *and* the fix, because that line is all a CLI user sees::
 
     HeronError                      base of everything heron raises on purpose
+    ├── RetryableError              a venue or the network failed for now -> retry later (exit 1)
+    │   └── VenueUnavailable        still failing after heron's own bounded retries
     ├── InputError                  the user gave us something we cannot use -> fix input (exit 2)
     │   ├── DataError               a data file is missing, malformed, unsorted, has NaNs ...
     │   ├── InvalidConfiguration    unknown / impossible parameters, bad TOML, bad flag values
@@ -27,6 +29,17 @@ class HeronError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""
 
     exit_code: int = EXIT_FAILURE
+
+
+class RetryableError(HeronError):
+    """Something outside heron failed and may succeed later; nothing is wrong with the input."""
+
+    exit_code = EXIT_FAILURE
+
+
+class VenueUnavailable(RetryableError):
+    """A venue kept failing (network, rate limit, maintenance) after every retry; work done
+    so far is kept (a download's rows are in the catalog), so rerunning continues."""
 
 
 class InputError(HeronError):
