@@ -32,7 +32,9 @@ was known), as ``heron data bars --write`` does; trades and funding get ``ts_rec
 row differ between runs and defeat the catalog's deduplication. Bars still open at
 download time are not stored (a later, complete version would conflict with them).
 Prices and sizes go on the instrument's grid with :func:`~heron.data.schemas.to_grid`,
-which refuses values between ticks rather than rounding them. A trade's ``sequence``
+which refuses values between ticks rather than rounding them. Bar volume counts
+contracts, as trade sizes do: OKX derivative bars, which ccxt gives in base currency
+(``volCcy``), are divided by the contract size. A trade's ``sequence``
 is its numeric venue id, or for venues with non-numeric ids (Bybit's UUIDs) 63 bits of
 the id's SHA-256: stable across runs, so re-downloads deduplicate.
 
@@ -58,6 +60,7 @@ from heron.data.download_venues import (
     VENUES,
     RetryPolicy,
     VenueUnavailable,
+    bar_volume_unit,
     instrument_of,
     make_client,
     resolve_market,
@@ -109,6 +112,7 @@ class _Run:
     step_ms: int  # bar length; 0 for other kinds
     timeframe: str
     policy: RetryPolicy
+    volume_unit: Decimal = Decimal(1)  # base units per contract in ccxt's bar volume
     requests: int = 0
     fetched: int = 0
     added: int = 0
@@ -134,7 +138,7 @@ def download(catalog: Catalog, *, venue: str, symbol: str, kind: DataKind | str,
     market = resolve_market(client, symbol, policy)
     step_ms = _step_ms(client, timeframe) if wanted is DataKind.BARS else 0
     run = _Run(client, catalog, instrument_of(client, market), str(market["symbol"]), wanted,
-               step_ms, timeframe, policy)
+               step_ms, timeframe, policy, bar_volume_unit(client, market))
     if wanted is DataKind.BARS:  # only closed bars: an open one would change later
         end_ns = min(end_ns, (time.time_ns() // _MS // step_ms - 1) * step_ms * _MS + 1)
     resume = _resume_ms(run, start_ns, end_ns)
@@ -269,6 +273,9 @@ def _timestamps(kind: DataKind, page: Sequence[Any]) -> list[int]:
 def _store(run: _Run, rows: list[Any]) -> None:
     """Convert one page to the kind's frame and write it (idempotent)."""
     if run.kind is DataKind.BARS:
+        if run.volume_unit != 1:  # base-currency volume -> contracts (OKX derivatives)
+            rows = [[*row[:5], _exact("volume", [row[5] or 0])[0] / run.volume_unit]
+                    for row in rows]
         frame = bars_frame(run.instrument, rows, run.step_ms)
     elif run.kind is DataKind.TRADES:
         frame = trades_frame(run.instrument, rows)

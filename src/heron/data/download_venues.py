@@ -29,8 +29,8 @@ import ccxt
 from heron.errors import DataError, InvalidConfiguration, VenueUnavailable
 from heron.model.instrument import Instrument, InstrumentKind
 
-__all__ = ["VENUES", "RetryPolicy", "VenueUnavailable", "catalog_symbol", "instrument_of",
-           "make_client", "resolve_market", "retrying", "with_endpoint"]
+__all__ = ["VENUES", "RetryPolicy", "VenueUnavailable", "bar_volume_unit", "catalog_symbol",
+           "instrument_of", "make_client", "resolve_market", "retrying", "with_endpoint"]
 
 VENUES: Mapping[str, str] = {
     "binanceusdm": "BINANCE_USDM",
@@ -205,6 +205,18 @@ def instrument_of(client: Any, market: Mapping[str, Any]) -> Instrument:
         maker_fee=_decimal(market.get("maker")), taker_fee=_decimal(market.get("taker")),
         multiplier=_decimal(market.get("contractSize")) or Decimal(1),
         quote_currency=str(market.get("quote") or "USD"))
+
+
+def bar_volume_unit(client: Any, market: Mapping[str, Any]) -> Decimal:
+    """What ccxt's OHLCV volume for ``market`` must be divided by to count contracts.
+
+    Heron counts bar volume in the instrument's lots, i.e. in contracts, as trades are.
+    ccxt gives OKX derivative bars the ``volCcy`` column (base currency: contracts times
+    ``ctVal``) rather than ``vol`` (contracts), so there it is the contract size; every
+    other venue's bar volume is already in contracts (or its contract size is 1): 1."""
+    if client.id == "okx" and market.get("contract"):
+        return _decimal(market.get("contractSize")) or Decimal(1)
+    return Decimal(1)
 
 
 def _increment(client: Any, value: object, what: str, market: Mapping[str, Any]) -> Decimal:
