@@ -536,3 +536,24 @@ def test_default_root_follows_xdg_data_home(monkeypatch: pytest.MonkeyPatch,
     assert default_catalog_root() == tmp_path / "home" / ".local" / "share" / "heron" / "catalog"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert default_catalog_root() == tmp_path / "home" / ".local" / "share" / "heron" / "catalog"
+
+
+def test_write_many_is_all_or_nothing_across_series(tmp_path: Path, trades: pl.DataFrame,
+                                                    quotes: pl.DataFrame) -> None:
+    catalog = Catalog(tmp_path)
+    catalog.write(BTC, DataKind.TRADES, trades.head(100))
+    before = _hashes(tmp_path)
+    bad_quotes = quotes.with_columns(pl.lit(-5, dtype=pl.Int64).alias("bid_size"))
+    with pytest.raises(DataError, match="bid_size"):
+        catalog.write_many([(BTC, DataKind.TRADES, trades),
+                            (BTC, DataKind.QUOTES, bad_quotes)])
+    assert _hashes(tmp_path) == before  # the valid trades were not written either
+    reports = catalog.write_many([(BTC, DataKind.TRADES, trades),
+                                  (BTC, DataKind.QUOTES, quotes)])
+    assert [r.rows_added for r in reports] == [trades.height - 100, quotes.height]
+
+
+def test_write_many_refuses_the_same_series_twice(tmp_path: Path, trades: pl.DataFrame) -> None:
+    with pytest.raises(InvalidConfiguration, match="twice"):
+        Catalog(tmp_path).write_many([(BTC, DataKind.TRADES, trades.head(5)),
+                                      (BTC, DataKind.TRADES, trades.tail(5))])

@@ -30,7 +30,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,11 +199,45 @@ class Catalog:
         Everything is checked before anything is written; an exception at any point
         leaves every file of the catalog as it was.
         """
-        spec = SCHEMAS[DataKind.parse(kind)]
+        return self.write_many([(instrument, kind, frame)])[0]
+
+    def write_many(self, items: Sequence[tuple[Instrument, DataKind | str, pl.DataFrame]]
+                   ) -> list[WriteReport]:
+        """:meth:`write` for several series at once, all or nothing: every day of every
+        series is staged before the first is committed, so a file that imports trades and
+        book deltas never lands half. Items for one series must not repeat (their rows
+        would be merged against the old files separately); give them as one frame."""
+        seen: set[tuple[str, DataKind]] = set()
+        created: list[Path] = []
+        staged: list[list[store.StagedPartition]] = []
+        try:
+            for instrument, kind, frame in items:
+                key = (instrument.id, DataKind.parse(kind))
+                if key in seen:
+                    raise InvalidConfiguration(f"write_many got {key[1]} of {key[0]} twice; "
+                                               "concatenate the frames into one item")
+                seen.add(key)
+                staged.append(self._stage(instrument, key[1], frame, created))
+        except BaseException:
+            for series in staged:
+                for partition_change in series:
+                    store.discard(partition_change)
+            store.remove_dirs(created)
+            raise
+        for series in staged:
+            for partition_change in series:
+                store.commit(partition_change)
+        return [WriteReport(rows_added=sum(s.rows_added for s in series),
+                            rows_skipped=sum(s.rows_skipped for s in series),
+                            files=tuple(s.final for s in series)) for series in staged]
+
+    def _stage(self, instrument: Instrument, kind: DataKind, frame: pl.DataFrame,
+               created: list[Path]) -> list[store.StagedPartition]:
+        """Validate and stage one series' rows (and its definition); commit comes later."""
+        spec = SCHEMAS[kind]
         stored = self._check_definition(instrument)
         data = validate_frame(spec.kind, frame, source=f"{spec.kind} for {instrument.id}")
         directory = self._instrument_dir(instrument.venue, instrument.symbol)
-        created: list[Path] = []
         staged: list[store.StagedPartition] = []
         try:
             for day, rows in store.split_days(data):
@@ -217,13 +251,8 @@ class Catalog:
         except BaseException:
             for partition_change in staged:
                 store.discard(partition_change)
-            store.remove_dirs(created)
             raise
-        for partition_change in staged:
-            store.commit(partition_change)
-        return WriteReport(rows_added=sum(s.rows_added for s in staged),
-                           rows_skipped=sum(s.rows_skipped for s in staged),
-                           files=tuple(s.final for s in staged))
+        return staged
 
     # -- reading ---------------------------------------------------------------------------
     def _files(self, venue: str, symbol: str, kind: DataKind, start_ns: int | None,

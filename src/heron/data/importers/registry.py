@@ -414,11 +414,26 @@ def import_path(catalog: Catalog, path: str | Path, *, fmt: str | None = None,
         ready += [_onto(batch, target) for batch in group]
     for batch in ready:
         validate_frame(batch.kind, batch.frame, source=f"{batch.source} ({batch.kind})")
-    reports = []
-    for batch in ready:
-        written = catalog.write(batch.instrument, batch.kind, batch.frame)
-        reports.append(BatchReport(
-            instrument_id=batch.instrument.id, kind=batch.kind, source=batch.source,
-            rows=batch.frame.height, rows_added=written.rows_added,
-            rows_skipped=written.rows_skipped))
+    merged = _one_item_per_series(ready)
+    written = catalog.write_many([(b.instrument, b.kind, b.frame) for b in merged])
+    reports = [BatchReport(instrument_id=b.instrument.id, kind=b.kind, source=b.source,
+                           rows=b.frame.height, rows_added=w.rows_added,
+                           rows_skipped=w.rows_skipped) for b, w in zip(merged, written,
+                                                                        strict=True)]
     return ImportReport(path=str(path), fmt=chosen, batches=tuple(reports))
+
+
+def _one_item_per_series(batches: list[ImportBatch]) -> list[ImportBatch]:
+    """Batches of one instrument and kind joined, so the catalog stages each series once
+    (all-or-nothing across the whole file)."""
+    joined: dict[tuple[str, DataKind], ImportBatch] = {}
+    for batch in batches:
+        key = (batch.instrument.id, batch.kind)
+        if key in joined:
+            first = joined[key]
+            joined[key] = ImportBatch(first.instrument, first.kind,
+                                      pl.concat([first.frame, batch.frame]),
+                                      f"{first.source}; {batch.source}")
+        else:
+            joined[key] = batch
+    return list(joined.values())
