@@ -22,6 +22,15 @@ an empty page only means an empty window, and the next window is asked for. Else
 an empty page inside the range (a venue outage) ends the download early: ``heron data
 check`` shows the gap, and a later run with a later start fills the rest.
 
+Trades by venue. Binance USD-M pages aggTrades by time; OKX pages GET
+/api/v5/market/history-trades forward by timestamp (``type=2``, ``before``); Alpaca pages
+GET /v1beta3/crypto/us/trades from ``start``. Bybit v5 has no public trade history, only
+GET /v5/market/recent-trade (the latest 1000 linear / 60 spot trades, no time
+parameter): one page is fetched, its trades inside the range are stored, and older ones
+are not to be had. Hyperliquid (no public trade history over REST; ccxt's fetch_trades
+reads one wallet's fills) and MEXC (public trades without ids) are refused with a
+:class:`~heron.errors.DataError` before any request.
+
 Resuming. Before fetching, the catalog's last row of the series inside
 ``[start_ns, end_ns)`` is looked up and fetching starts after it as above; holes
 *before* that row are not refetched.
@@ -79,6 +88,15 @@ _MS = 1_000_000  # ns per ms
 _PAGE_LIMIT = {"okx": 100, "bybit": 1000, "hyperliquid": 500, "alpaca": 1000}
 _DEFAULT_PAGE_LIMIT = 1000
 _MAX_PAGES = 10_000_000  # a backstop only: since grows every page
+_NO_TRADE_HISTORY = {  # venue -> why its public trades cannot be downloaded
+    "hyperliquid": "hyperliquid refused: its REST API has no public trade history (ccxt's "
+                   "fetch_trades reads /info userFills, one wallet's own fills); download "
+                   "bars or funding",
+    "mexc": "mexc sends public trades without ids (null in /api/v3/aggTrades and "
+            "/api/v3/trades, none in contract deals), and heron needs them to tell trades "
+            "in the same ms apart; download bars",
+}
+_RECENT_TRADES_ONLY = frozenset({"bybit"})  # one page of the latest trades, no history
 
 
 class DownloadReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,6 +183,8 @@ def _check_request(venue: str, kind: DataKind | str, start_ns: int, end_ns: int)
                                    f"{', '.join(k.value for k in KINDS)}")
     if start_ns >= end_ns:
         raise InvalidConfiguration(f"start {start_ns} must be before end {end_ns}")
+    if wanted is DataKind.TRADES and venue in _NO_TRADE_HISTORY:
+        raise DataError(f"cannot download {venue} trades: {_NO_TRADE_HISTORY[venue]}")
     return wanted
 
 
@@ -229,6 +249,8 @@ def _pages(run: _Run, since: int, end_ms: int, advance: Callable[[int], None]) -
         rows = [row for row, ts in zip(page, stamps, strict=True) if since <= ts < end_ms]
         if rows:
             _store(run, rows)
+        if run.kind is DataKind.TRADES and run.client.id in _RECENT_TRADES_ONLY:
+            break  # the venue gives its latest trades only: a second page is the same
         after = _next_since(run, max(stamps)) if stamps else since
         if run.kind is DataKind.TRADES and after == since and len(page) >= limit:
             after = since + 1  # a full page inside one ms: nothing more to learn there
@@ -258,10 +280,22 @@ def _fetch(run: _Run, since: int, limit: int) -> list[Any]:
         return list(retrying(client, lambda: client.fetch_ohlcv(
             symbol, run.timeframe, since, limit), run.policy, what))
     if run.kind is DataKind.TRADES:
-        return list(retrying(client, lambda: client.fetch_trades(symbol, since, limit),
+        params = _trade_params(client.id, since)
+        return list(retrying(client, lambda: client.fetch_trades(symbol, since, limit, params),
                              run.policy, what))
     return list(retrying(client, lambda: client.fetch_funding_rate_history(
         symbol, since, limit), run.policy, what))
+
+
+def _trade_params(venue: str, since: int) -> dict[str, Any]:
+    """Extra ccxt parameters for one page of trades from ``since``. OKX: ccxt's default
+    is GET /api/v5/market/trades (the latest trades, no time parameter); the history is
+    GET /api/v5/market/history-trades, asked for by timestamp (``type=2``) for trades
+    newer than ``before``, as OKX funding history is paged forward."""
+    if venue == "okx":
+        return {"method": "publicGetMarketHistoryTrades", "type": "2",
+                "before": str(since - 1)}
+    return {}
 
 
 def _timestamps(kind: DataKind, page: Sequence[Any]) -> list[int]:

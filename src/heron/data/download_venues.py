@@ -11,6 +11,16 @@ Retry policy (``RetryPolicy``): a ccxt ``NetworkError`` -- which covers
 sent a longer one. What is still failing after that is a :class:`VenueUnavailable`
 (try again later). An ``ExchangeError`` (bad symbol, bad parameters, no permission) is
 never retried: it is a :class:`~heron.errors.DataError` naming the symbol.
+
+What each venue's public REST history gives (ccxt 4.5): Binance USD-M, OKX, Alpaca:
+bars, trades and funding (Alpaca: no funding, spot only). Bybit v5: bars and funding by
+time; trades only as GET /v5/market/recent-trade, the latest 1000 (linear) or 60 (spot)
+with no time parameter, so a trades download stores that one page. Hyperliquid: bars and
+funding; no public trades (ccxt's fetch_trades is a wallet's userFills), refused. MEXC:
+bars; trades refused (no trade ids); funding through GET
+/api/v1/contract/funding_rate/history pages by page number, newest first, and ccxt takes
+no time parameter for it, so a funding download gets the newest page (20 to 100 rows)
+only.
 """
 
 from __future__ import annotations
