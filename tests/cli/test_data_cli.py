@@ -16,12 +16,9 @@ import polars as pl
 import pytest
 
 from heron.data.catalog import Catalog
-from heron.data.schemas import to_grid
 from heron.model.instrument import Instrument
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-TRADES_FILE = SHARED / "ticks" / "binance_spot_BTCUSDT_trades_2021-01-08.parquet"
-QUOTES_FILE = SHARED / "ticks" / "binance_spot_BTCUSDT_quotes_2021-01-08.parquet"
 BTC = Instrument(symbol="BTCUSDT", venue="BINANCE", price_increment="0.01",
                  size_increment="0.000001")
 HELD = "holds BTCUSDT.BINANCE (trades, quotes)"
@@ -43,31 +40,13 @@ def _shared(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trades() -> pl.DataFrame:
-    src = pl.read_parquet(_shared(TRADES_FILE))
-    ts = src["timestamp"].dt.epoch("ns")
-    seller_took = src["buyer_maker"] == "True"
-    return pl.DataFrame({
-        "ts_event": ts, "ts_recv": ts,
-        "price": to_grid(src["price"], BTC.price_increment, what="price"),
-        "size": to_grid(src["quantity"], BTC.size_increment, what="size"),
-        "aggressor": (1 - 2 * seller_took.cast(pl.Int8)).cast(pl.Int8),
-        "trade_id": src["trade_id"].cast(pl.String),
-        "sequence": src["trade_id"],
-    })
+def trades(btc_trades: pl.DataFrame) -> pl.DataFrame:
+    return btc_trades
 
 
 @pytest.fixture(scope="module")
-def quotes() -> pl.DataFrame:
-    src = pl.read_parquet(_shared(QUOTES_FILE))
-    ts = src["timestamp"].dt.epoch("ns")
-    steps = {"bid": BTC.price_increment, "ask": BTC.price_increment,
-             "bid_size": BTC.size_increment, "ask_size": BTC.size_increment}
-    return pl.DataFrame({
-        "ts_event": ts, "ts_recv": ts,
-        **{name: to_grid(src[name], step, what=name) for name, step in steps.items()},
-        "sequence": pl.int_range(src.height, eager=True, dtype=pl.Int64),
-    })
+def quotes(btc_quotes: pl.DataFrame) -> pl.DataFrame:
+    return btc_quotes
 
 
 def _fill(root: Path, trades: pl.DataFrame, quotes: pl.DataFrame) -> Path:

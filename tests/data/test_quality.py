@@ -20,13 +20,10 @@ import pytest
 from heron.analytics.bar_builders import time_bars
 from heron.data.catalog import Catalog
 from heron.data.quality import QualityReport, check_catalog
-from heron.data.schemas import DataKind, to_grid
+from heron.data.schemas import DataKind
 from heron.errors import InvalidConfiguration
 from heron.model.instrument import Instrument
 
-TICKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ticks"
-TRADES_FILE = TICKS / "binance_spot_BTCUSDT_trades_2021-01-08.parquet"
-QUOTES_FILE = TICKS / "binance_spot_BTCUSDT_quotes_2021-01-08.parquet"
 BTC = Instrument(symbol="BTCUSDT", venue="BINANCE", price_increment="0.01",
                  size_increment="0.000001")
 SECOND = 10**9
@@ -34,40 +31,14 @@ MINUTE = 60 * SECOND
 DAY = 86_400 * SECOND
 
 
-def _shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared test data {path} not present")
-    return path
+@pytest.fixture(scope="module")
+def trades(btc_trades: pl.DataFrame) -> pl.DataFrame:
+    return btc_trades
 
 
 @pytest.fixture(scope="module")
-def trades() -> pl.DataFrame:
-    """The day's trades in the catalog schema; sequence is Binance's trade id."""
-    src = pl.read_parquet(_shared(TRADES_FILE))
-    ts = src["timestamp"].dt.epoch("ns")
-    seller_took = src["buyer_maker"] == "True"
-    return pl.DataFrame({
-        "ts_event": ts, "ts_recv": ts,
-        "price": to_grid(src["price"], BTC.price_increment, what="price"),
-        "size": to_grid(src["quantity"], BTC.size_increment, what="size"),
-        "aggressor": (1 - 2 * seller_took.cast(pl.Int8)).cast(pl.Int8),
-        "trade_id": src["trade_id"].cast(pl.String),
-        "sequence": src["trade_id"],
-    })
-
-
-@pytest.fixture(scope="module")
-def quotes() -> pl.DataFrame:
-    """Best bid/ask; the file has no update id, so the sequence is the row number."""
-    src = pl.read_parquet(_shared(QUOTES_FILE))
-    ts = src["timestamp"].dt.epoch("ns")
-    steps = {"bid": BTC.price_increment, "ask": BTC.price_increment,
-             "bid_size": BTC.size_increment, "ask_size": BTC.size_increment}
-    return pl.DataFrame({
-        "ts_event": ts, "ts_recv": ts,
-        **{name: to_grid(src[name], step, what=name) for name, step in steps.items()},
-        "sequence": pl.int_range(src.height, eager=True, dtype=pl.Int64),
-    })
+def quotes(btc_quotes: pl.DataFrame) -> pl.DataFrame:
+    return btc_quotes
 
 
 def _top_of_book_deltas(quotes: pl.DataFrame) -> pl.DataFrame:

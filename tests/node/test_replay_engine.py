@@ -10,41 +10,23 @@ import pytest
 
 import heron
 from heron.data.catalog import Catalog
-from heron.data.schemas import DataKind, to_grid
+from heron.data.schemas import DataKind
 from heron.model.data import Quote, Trade
 from heron.model.events import OrderFilled
 from heron.model.instrument import Instrument
 from heron.model.orders import Order
 
-DATA = Path(__file__).resolve().parents[2] / "data"
 INST = Instrument(symbol="BTCUSDT", venue="BINANCE", price_increment=Decimal("0.01"),
                   size_increment=Decimal("0.000001"), taker_fee=Decimal("0.001"),
                   maker_fee=Decimal("0.001"))
 
 
-def _ns(col: pl.Series) -> pl.Series:
-    return col.dt.epoch("ns").cast(pl.Int64)
-
-
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+def catalog(tmp_path_factory: pytest.TempPathFactory, btc_trades: pl.DataFrame,
+            btc_quotes: pl.DataFrame) -> Catalog:
     store = Catalog(tmp_path_factory.mktemp("catalog"))
-    raw = pl.read_parquet(DATA / "binance_spot_BTCUSDT_trades_2021-01-08.parquet")
-    trades = pl.DataFrame({
-        "ts_event": _ns(raw["timestamp"]), "ts_recv": _ns(raw["timestamp"]),
-        "price": to_grid(raw["price"], "0.01"), "size": to_grid(raw["quantity"], "0.000001"),
-        "aggressor": pl.Series([-1 if m == "True" else 1 for m in raw["buyer_maker"]],
-                               dtype=pl.Int8),
-        "trade_id": raw["trade_id"].cast(pl.String), "sequence": raw["trade_id"]})
-    raw_q = pl.read_parquet(DATA / "binance_spot_BTCUSDT_quotes_2021-01-08.parquet")
-    quotes = pl.DataFrame({
-        "ts_event": _ns(raw_q["timestamp"]), "ts_recv": _ns(raw_q["timestamp"]),
-        "bid": to_grid(raw_q["bid"], "0.01"), "ask": to_grid(raw_q["ask"], "0.01"),
-        "bid_size": to_grid(raw_q["bid_size"], "0.000001"),
-        "ask_size": to_grid(raw_q["ask_size"], "0.000001"),
-        "sequence": pl.int_range(0, raw_q.height, eager=True, dtype=pl.Int64)})
-    store.write(INST, DataKind.TRADES, trades)
-    store.write(INST, DataKind.QUOTES, quotes)
+    store.write(INST, DataKind.TRADES, btc_trades)
+    store.write(INST, DataKind.QUOTES, btc_quotes)
     return store
 
 
