@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import polars as pl
 
 from heron.data.bars import BarFrame, bars_from_frame, read_bars
@@ -108,10 +107,7 @@ def replay(
     selections = [Selection(*_venue_symbol(ref), DataKind.parse(kind))
                   for ref in instruments for kind in kinds]
     cash_d = _money(cash, "cash", positive=True)
-    venue = _venue_config("next-open", fee_bps if fee_bps is not None else "0", slippage_bps,
-                          None, leverage)
-    if fee_bps is None:
-        venue = msgspec.structs.replace(venue, fee_rate=None)
+    venue = _venue_config("next-open", fee_bps, slippage_bps, None, leverage)
     engine = ReplayEngine(catalog=store, selections=selections,
                           strategies=_strategies(strategy, params), cash=cash_d, venue=venue,
                           start_ns=start_ns, end_ns=end_ns, journal_path=journal,
@@ -164,7 +160,7 @@ def _venue_config(fill: str, fee_bps: object, slippage_bps: object, volume_share
     except ValueError:
         raise InvalidConfiguration(f"unknown fill convention {fill!r}; use next-open or close"
                                    ) from None
-    fee = _money(fee_bps, "fee_bps")
+    fee = _money(fee_bps, "fee_bps") if fee_bps is not None else None
     slip = _money(slippage_bps, "slippage_bps")
     if slip < 0:
         raise InvalidConfiguration(f"slippage_bps must not be negative, got {slip}")
@@ -173,7 +169,7 @@ def _venue_config(fill: str, fee_bps: object, slippage_bps: object, volume_share
         raise InvalidConfiguration(f"volume_share must be in (0, 1], got {share}")
     lev = _money(leverage, "leverage", positive=True) if leverage is not None else None
     return SimVenueConfig(fill_at=fill_at, slippage_bps=slip, volume_share=share,
-                          fee_rate=fee / 10_000, leverage=lev)
+                          fee_rate=None if fee is None else fee / 10_000, leverage=lev)
 
 
 def _frames(data: Any, symbol: str | None) -> dict[str, BarFrame]:

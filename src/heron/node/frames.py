@@ -19,7 +19,7 @@ from heron.model.fixed import round_raw
 
 if TYPE_CHECKING:
     from heron.model.round_trips import RoundTrip
-    from heron.node.node import SimNode as BacktestEngine
+    from heron.node.node import SimNode
 
 PRICE_SCALE = 18  # average prices are quotients: 18 decimals, rounded half-even
 
@@ -35,7 +35,7 @@ def decimal_column(name: str, raw: list[int], scale: int) -> pl.Series:
     return pl.Series(name, texts, dtype=pl.String).cast(pl.Decimal(38, scale))
 
 
-def trades_frame(engine: BacktestEngine, trips: list[RoundTrip]) -> pl.DataFrame:
+def trades_frame(engine: SimNode, trips: list[RoundTrip]) -> pl.DataFrame:
     """One row per closed round trip, in the order they closed."""
     pf = engine.portfolio
     money = min(pf.money_precision, 24)
@@ -75,7 +75,7 @@ def trades_frame(engine: BacktestEngine, trips: list[RoundTrip]) -> pl.DataFrame
     ])
 
 
-def _bar_indexes(engine: BacktestEngine, trips: list[RoundTrip]) -> tuple[list[int], list[int]]:
+def _bar_indexes(engine: SimNode, trips: list[RoundTrip]) -> tuple[list[int], list[int]]:
     """Index, in its instrument's series, of each trip's entry and exit bar (vectorised)."""
     entry, exit_ = [0] * len(trips), [0] * len(trips)
     slots = engine.ctx.slots
@@ -90,7 +90,7 @@ def _bar_indexes(engine: BacktestEngine, trips: list[RoundTrip]) -> tuple[list[i
     return entry, exit_
 
 
-def fills_frame(engine: BacktestEngine) -> pl.DataFrame:
+def fills_frame(engine: SimNode) -> pl.DataFrame:
     """Every fill of the run in order, read from the journal."""
     pf = engine.portfolio
     money = min(pf.money_precision, 24)

@@ -74,13 +74,8 @@ class MarginDesk:
             return (f"spot: cannot sell more than held ({held} {pos.instrument.symbol}); "
                     "trade a perpetual (--kind perp) to go short")
         fee = fraction_of(pos.money(ticks * lots), fee_rate)
-        old_mark = pf.marks.get(order.instrument_id, ticks)
-        pf.marks[order.instrument_id] = ticks
-        try:
-            equity = pf.equity() - fee
-            other = pf.margin_used(exclude=order.instrument_id)
-        finally:
-            pf.marks[order.instrument_id] = old_mark
+        equity = pf.equity_with(order.instrument_id, ticks) - fee
+        other = pf.margin_used(exclude=order.instrument_id)
         need = other + fraction_of(pos.money(abs(new_qty) * ticks),
                                    self.init_rate[order.instrument_id])
         if equity >= need:

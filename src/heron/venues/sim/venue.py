@@ -63,7 +63,6 @@ class SimVenue:
         self.bars: dict[str, Bar] = {}
         #: L2 books of instruments replayed with depth data: orders then fill against them
         self.books: dict[str, L2Book] = {}
-        self.last_trade: dict[str, int] = {}
         self._seq = 0
         self._budget_left: dict[str, tuple[int, int]] = {}  # iid -> (bar ts, lots left)
         self._slip = Fraction(config.slippage_bps) / 10_000
@@ -153,14 +152,6 @@ class SimVenue:
                 self._liquidate(iid, liquidation)
         self.portfolio.marks[iid] = bar.close
 
-    def set_bar(self, iid: str, bar: Bar) -> None:
-        """Record the current bar without working orders (nothing was working)."""
-        self.bars[iid] = bar
-
-    def needs_bar(self, iid: str) -> bool:
-        """Does :meth:`on_bar` have work for this instrument (orders or margin)?"""
-        return bool(self.working[iid]) or self.margin.watching(iid)
-
     def on_funding(self, iid: str, rate: Decimal, ts: int) -> None:
         event = self.margin.funding(iid, rate, ts)
         if event is not None:
@@ -171,7 +162,6 @@ class SimVenue:
         """A trade printed: triggers stops at or through it and fills resting limits it
         trades *through* (strictly better than the limit: the queue at the limit itself
         is unknown, so touching it is not assumed to fill), up to the traded size."""
-        self.last_trade[iid] = price
         orders = self.working[iid]
         if not orders:
             return
