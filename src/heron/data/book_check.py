@@ -38,8 +38,7 @@ from typing import NamedTuple
 
 from heron.data.importers.captures import Capture, SymbolData
 from heron.model.book import L2Book, SequenceRule
-from heron.model.data import BookDelta, BookSide
-from heron.venues.binance.parse import BinanceQuote
+from heron.model.data import BookDelta, BookSide, Quote
 
 __all__ = ["BookCheck", "TickerVerdict", "check_book", "check_capture"]
 
@@ -145,7 +144,7 @@ class _Replay:
         self.snap_line = snap_line
         self._touched: dict[int, tuple[set[int], set[int]]] = {}
 
-    def judge(self, quote: BinanceQuote) -> tuple[TickerVerdict, str]:
+    def judge(self, quote: Quote) -> tuple[TickerVerdict, str]:
         at = quote.sequence
         self._advance(at)
         if self.gap_line is not None:
@@ -170,7 +169,7 @@ class _Replay:
                 self.gap_line = diff.line
             self.next += 1
 
-    def _exact(self, quote: BinanceQuote) -> tuple[TickerVerdict, str]:
+    def _exact(self, quote: Quote) -> tuple[TickerVerdict, str]:
         book = self.book
         have = (book.best_bid(), book.best_ask())
         want = ((quote.bid, quote.bid_size), (quote.ask, quote.ask_size))
@@ -179,7 +178,7 @@ class _Replay:
         return TickerVerdict.MISMATCH, (f"book as of update {book.last_sequence} has bid/ask "
                                         f"{have}, the venue {want}")
 
-    def _inside(self, quote: BinanceQuote, diff: _Diff) -> tuple[TickerVerdict, str]:
+    def _inside(self, quote: Quote, diff: _Diff) -> tuple[TickerVerdict, str]:
         bids, asks = self._touched_by(diff)
         problem = (self._untouched_problem(BookSide.BID, bids, quote.bid, quote.bid_size)
                    or self._untouched_problem(BookSide.ASK, asks, quote.ask, quote.ask_size))

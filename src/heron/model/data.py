@@ -50,6 +50,10 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
 
 
 class Quote(msgspec.Struct, frozen=True, gc=False):
+    """Best bid and ask. ``sequence`` is the venue's book update id the quote describes
+    (Binance ``u``, OKX ``seqId``), 0 where the venue sends none; it lines a quote up
+    with the book's deltas and orders quotes in the catalog."""
+
     instrument: Instrument
     ts_event: int
     ts_recv: int
@@ -57,13 +61,19 @@ class Quote(msgspec.Struct, frozen=True, gc=False):
     ask: int
     bid_size: int
     ask_size: int
+    sequence: int = 0
 
 
 class FundingRate(msgspec.Struct, frozen=True, gc=False):
-    """A funding rate that applies at ``ts_event`` (a decimal string, e.g. ``"0.0001"``)."""
+    """A funding rate that applies at ``ts_event`` (a decimal string, e.g. ``"0.0001"``).
+
+    Live venues publish the *predicted* rate of the next funding before it applies;
+    ``ts_recv`` is when heron heard it (0 for rows read from history files).
+    """
 
     instrument: Instrument
     ts_event: int
+    ts_recv: int
     rate: str
 
 

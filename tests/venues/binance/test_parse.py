@@ -24,6 +24,7 @@ from heron.model.data import (
     FundingRate,
     Liquidation,
     MarkPrice,
+    Quote,
     Trade,
 )
 from heron.model.instrument import Instrument, InstrumentKind, OffGrid
@@ -33,7 +34,6 @@ from heron.venues.binance import (
     BadMessage,
     BinanceMarket,
     BinanceParser,
-    BinanceQuote,
     DecimalsSeen,
     decode,
     inferred_instrument,
@@ -94,8 +94,8 @@ def test_book_ticker_fixture_keeps_the_update_id_and_transaction_time() -> None:
     msg = json.loads(raw)
     i = inst("BNBUSDT", tick="0.0001", lot="0.01")
     [quote] = events(BinanceParser({"BNBUSDT": i}), raw)
-    assert isinstance(quote, BinanceQuote)
-    assert quote == BinanceQuote(
+    assert isinstance(quote, Quote)
+    assert quote == Quote(
         i, msg["T"] * MS, TS, i.ticks(Decimal(msg["b"])), i.ticks(Decimal(msg["a"])),
         i.lots(Decimal(msg["B"])), i.lots(Decimal(msg["A"])), msg["u"])
 
@@ -122,7 +122,7 @@ def test_mark_price_fixture_gives_mark_index_and_the_rate_at_next_funding() -> N
     mark, funding = events(BinanceParser({"BTCUSDT": i}), raw)
     index = Decimal(msg["i"]).quantize(Decimal("0.01"))  # half-even, like the parser
     assert mark == MarkPrice(i, msg["E"] * MS, TS, i.ticks(Decimal(msg["p"])), i.ticks(index))
-    assert funding == FundingRate(i, msg["T"] * MS, msg["r"])
+    assert funding == FundingRate(i, msg["T"] * MS, TS, msg["r"])
     assert Decimal(msg["i"]) != index  # the index really was between ticks
 
 
@@ -156,7 +156,7 @@ def test_spot_book_ticker_without_times_uses_the_receive_time() -> None:
            '"b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}')
     i = inst(tick="0.01", lot="0.00001")
     [quote] = events(BinanceParser({"BTCUSDT": i}), raw)
-    assert quote == BinanceQuote(i, TS, TS, 6183763, 6183764, 378826, 154698, 50093239212)
+    assert quote == Quote(i, TS, TS, 6183763, 6183764, 378826, 154698, 50093239212)
     [same] = events(BinanceParser({"BTCUSDT": i}), json.dumps(json.loads(raw)["data"]))
     assert same == quote  # a raw spot bookTicker has no "e": recognised by its "u"
 

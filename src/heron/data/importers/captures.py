@@ -68,6 +68,7 @@ from heron.model.data import (
     FundingRate,
     Liquidation,
     MarkPrice,
+    Quote,
     Trade,
 )
 from heron.model.instrument import Instrument
@@ -84,7 +85,6 @@ from heron.venues.binance.parse import (
     BadMessage,
     BinanceMessage,
     BinanceParser,
-    BinanceQuote,
     ForceOrderMsg,
     MarketEvent,
     decode,
@@ -102,7 +102,7 @@ class SymbolData:
     instrument: Instrument
     trades: list[tuple[int, Trade]] = field(default_factory=list)
     agg_trades: list[tuple[int, Trade]] = field(default_factory=list)
-    quotes: list[tuple[int, BinanceQuote]] = field(default_factory=list)
+    quotes: list[tuple[int, Quote]] = field(default_factory=list)
     deltas: list[tuple[int, BookDelta]] = field(default_factory=list)
     snapshots: list[tuple[int, BookSnapshot]] = field(default_factory=list)
     marks: list[tuple[int, MarkPrice]] = field(default_factory=list)
@@ -132,7 +132,7 @@ class SymbolData:
 
 
 _BUCKETS: dict[type, str] = {
-    BookDelta: "deltas", BinanceQuote: "quotes", BookSnapshot: "snapshots",
+    BookDelta: "deltas", Quote: "quotes", BookSnapshot: "snapshots",
     MarkPrice: "marks", FundingRate: "funding", Liquidation: "liquidations",
 }
 
@@ -469,7 +469,7 @@ def _trade_columns(rows: list[tuple[int, Trade]]) -> dict[str, list[object]]:
     }
 
 
-def _quote_columns(rows: list[tuple[int, BinanceQuote]]) -> dict[str, list[object]]:
+def _quote_columns(rows: list[tuple[int, Quote]]) -> dict[str, list[object]]:
     return {
         "ts_event": [q.ts_event for _, q in rows], "ts_recv": [q.ts_recv for _, q in rows],
         "bid": [q.bid for _, q in rows], "ask": [q.ask for _, q in rows],

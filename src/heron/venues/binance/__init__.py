@@ -15,11 +15,10 @@ from heron.venues.binance.parse import (
     BadKind,
     BadMessage,
     BinanceParser,
-    BinanceQuote,
     decode,
 )
 
 __all__ = [
-    "BadKind", "BadMessage", "BinanceMarket", "BinanceParser", "BinanceQuote", "DecimalsSeen",
+    "BadKind", "BadMessage", "BinanceMarket", "BinanceParser", "DecimalsSeen",
     "decode", "inferred_instrument", "instruments_from_exchange_info",
 ]

@@ -4,7 +4,8 @@ Handles spot, USD-M and COIN-M, combined-stream envelopes (``{"stream", "data"}`
 raw streams, and REST depth snapshots::
 
     trade, aggTrade     -> Trade            (ts_event: T, the trade time)
-    bookTicker          -> BinanceQuote     (ts_event: T; spot sends no time: ts_recv)
+    bookTicker          -> Quote            (ts_event: T; spot sends no time: ts_recv;
+                                             sequence: the book update id u)
     depthUpdate         -> BookDelta ...    (one per level; is_last on the message's last;
                                              sequence=u, first_sequence=U, prev_sequence=pu)
     {lastUpdateId,...}  -> BookSnapshot     (REST /depth body; ts_event: T, E or ts_recv)
@@ -39,7 +40,6 @@ on combined streams they are recognised by name and reported unsupported. On a r
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
@@ -58,17 +58,26 @@ from heron.model.data import (
 )
 from heron.model.instrument import Instrument, OffGrid
 from heron.model.orders import OrderSide
+from heron.venues.wire import (
+    BadKind,
+    BadMessage,
+    Grid,
+    bad_message,
+    decimal_places,
+    digits,
+    text_units,
+    text_units_rounded,
+    undecodable,
+)
 
 __all__ = [
-    "AggTradeMsg", "BadKind", "BadMessage", "BinanceMessage", "BinanceParser", "BinanceQuote",
+    "AggTradeMsg", "BadKind", "BadMessage", "BinanceMessage", "BinanceParser",
     "BookTickerMsg", "DepthSnapshotMsg", "DepthUpdateMsg", "ForceOrderMsg",
     "MarkPriceMsg", "MarketEvent", "TradeMsg", "decimal_places", "decode", "text_units",
     "text_units_rounded",
 ]
 
 _NS_PER_MS = 1_000_000
-_POW10: tuple[int, ...] = tuple(10**n for n in range(40))
-_CACHE_LIMIT = 1 << 16  # distinct texts kept per grid before the cache starts afresh
 _BID, _ASK = BookSide.BID, BookSide.ASK
 
 
@@ -203,125 +212,8 @@ class _Probe(msgspec.Struct, frozen=True, gc=False, rename={"last_update_id": "l
 
 
 # -- heron events -------------------------------------------------------------------------
-class BinanceQuote(Quote, frozen=True, gc=False):
-    """A :class:`Quote` that keeps the venue's book update id ``u``.
-
-    The id says which book state the quote describes (it lines up with diff-depth ids)
-    and is the quotes' ``sequence`` in the catalog; ``Quote`` itself has no such field.
-    """
-
-    sequence: int
-
-
-MarketEvent: TypeAlias = (Trade | BinanceQuote | BookDelta | BookSnapshot | MarkPrice
+MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
                           | FundingRate | Liquidation)
-
-
-class BadKind(enum.StrEnum):
-    """Why a message could not be used."""
-
-    MALFORMED = "malformed"        # not JSON, or not the shape of its stream
-    TRUNCATED = "truncated"        # JSON cut short (a capture's torn line)
-    UNSUPPORTED = "unsupported"    # a stream or event heron does not turn into events
-    UNKNOWN_SYMBOL = "unknown_symbol"
-    OFF_GRID = "off_grid"          # a price or size between the instrument's ticks or lots
-
-
-class BadMessage(msgspec.Struct, frozen=True):
-    """A venue message that could not be used, kept as received. Not an exception."""
-
-    ts_recv: int
-    kind: BadKind
-    detail: str
-    raw: str
-
-
-# -- decimal text -> integer units -----------------------------------------------------------
-def decimal_places(text: str) -> int:
-    """Digits after the point as printed (``"0.0100"`` -> 4)."""
-    dot = text.find(".")
-    return 0 if dot < 0 else len(text) - dot - 1
-
-
-def _pow10(n: int) -> int:
-    return _POW10[n] if n < len(_POW10) else 10**n
-
-
-def _digits(text: str) -> tuple[int, int]:
-    """``text`` as ``(integer, places)``: ``"61800.20"`` -> ``(6180020, 2)``.
-
-    Only plain non-negative decimals are accepted (what Binance prints); a sign, an
-    exponent, blanks or underscores (which ``int()`` alone would take) raise ValueError.
-    """
-    whole, _, frac = text.partition(".")
-    digits = whole + frac
-    if not (whole and digits.isascii() and digits.isdigit()):
-        raise ValueError(f"not a plain decimal: {text!r}")
-    return int(digits), len(frac)
-
-
-def text_units(text: str, places: int, step: int) -> int:
-    """``text`` in units of ``step * 10**-places``, exactly; :class:`OffGrid` if between.
-
-    ``places``/``step`` are an instrument's ``price_precision``/``tick_raw`` (or the size
-    pair): tick 0.10 is ``places=1, step=1``; tick 0.5 is ``places=1, step=5``.
-    """
-    value, have = _digits(text)
-    if have > places:
-        value, rest = divmod(value, _pow10(have - places))
-        if rest:
-            raise OffGrid(f"{text} has more than {places} decimals")
-    else:
-        value *= _pow10(places - have)
-    if step != 1:
-        value, rest = divmod(value, step)
-        if rest:
-            raise OffGrid(f"{text} is not a multiple of {step}e-{places}")
-    return value
-
-
-def text_units_rounded(text: str, places: int, step: int) -> int:
-    """Like :func:`text_units`, but rounded half-even to the nearest unit."""
-    value, have = _digits(text)
-    num = value * _pow10(max(places - have, 0))
-    den = step * _pow10(max(have - places, 0))
-    units, rest = divmod(num, den)
-    if 2 * rest > den or (2 * rest == den and units % 2):
-        units += 1
-    return units
-
-
-class _Grid:
-    """One instrument's price and size conversions, each text converted once."""
-
-    __slots__ = ("_prices", "_sizes", "instrument", "price", "size")
-
-    def __init__(self, instrument: Instrument) -> None:
-        self.instrument = instrument
-        self._prices: dict[str, int] = {}
-        self._sizes: dict[str, int] = {}
-        self.price = self._converter(self._prices, instrument.price_precision,
-                                     instrument.tick_raw)
-        self.size = self._converter(self._sizes, instrument.size_precision, instrument.lot_raw)
-
-    @staticmethod
-    def _converter(cache: dict[str, int], places: int, step: int) -> Callable[[str], int]:
-        get = cache.get
-
-        def units(text: str) -> int:
-            value = get(text)
-            if value is None:
-                value = text_units(text, places, step)
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[text] = value
-            return value
-
-        return units
-
-    def rounded_price(self, text: str) -> int:
-        inst = self.instrument
-        return text_units_rounded(text, inst.price_precision, inst.tick_raw)
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -354,18 +246,7 @@ def _channel(stream: str) -> str:
     return rest.partition("@")[0]
 
 
-def _text(raw: bytes | str) -> str:
-    return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
 
-
-def _bad(raw: bytes | str, ts_recv: int, kind: BadKind, detail: str) -> BadMessage:
-    return BadMessage(ts_recv, kind, detail, _text(raw))
-
-
-def _undecodable(raw: bytes | str, ts_recv: int, exc: msgspec.DecodeError) -> BadMessage:
-    detail = str(exc)
-    kind = BadKind.TRUNCATED if "truncated" in detail else BadKind.MALFORMED
-    return _bad(raw, ts_recv, kind, detail)
 
 
 def decode(raw: bytes | str, ts_recv: int = 0) -> BinanceMessage | BadMessage | None:
@@ -378,7 +259,7 @@ def decode(raw: bytes | str, ts_recv: int = 0) -> BinanceMessage | BadMessage | 
     try:
         probe = _PROBE.decode(raw)
     except msgspec.DecodeError as exc:
-        return _undecodable(raw, ts_recv, exc)
+        return undecodable(raw, ts_recv, exc)
     body: bytes | str | msgspec.Raw = raw
     if probe.data:
         name = _channel(probe.stream or "")
@@ -392,18 +273,18 @@ def decode(raw: bytes | str, ts_recv: int = 0) -> BinanceMessage | BadMessage | 
     elif probe.u is not None:
         name, decoder = "bookTicker", _BOOK_TICKER
     elif probe.error is not None:
-        return _bad(raw, ts_recv, BadKind.UNSUPPORTED, f"venue error reply {probe.error}")
+        return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"venue error reply {probe.error}")
     elif probe.id is not None:
         return None
     else:
         name, decoder = "a message of no known shape", None
     if decoder is None:
         where = f"stream {probe.stream}" if probe.stream else name
-        return _bad(raw, ts_recv, BadKind.UNSUPPORTED, f"heron does not parse {where}")
+        return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"heron does not parse {where}")
     try:
         message: BinanceMessage = decoder.decode(body)
     except msgspec.DecodeError as exc:
-        return _undecodable(raw, ts_recv, exc)
+        return undecodable(raw, ts_recv, exc)
     return message
 
 
@@ -426,7 +307,7 @@ class BinanceParser:
     """
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
-        self._grids = {symbol: _Grid(inst) for symbol, inst in instruments.items()}
+        self._grids = {symbol: Grid(inst) for symbol, inst in instruments.items()}
         self.bad: Counter[BadKind] = Counter()
         self.ignored = 0
         self.messages = 0
@@ -467,9 +348,9 @@ class BinanceParser:
         except ValueError as exc:
             kind, detail = BadKind.MALFORMED, str(exc)
         self.bad[kind] += 1
-        return _bad(raw, ts_recv, kind, detail)
+        return bad_message(raw, ts_recv, kind, detail)
 
-    def _grid(self, symbol: str | None) -> _Grid:
+    def _grid(self, symbol: str | None) -> Grid:
         grid = self._grids.get(symbol or "")
         if grid is None:
             if symbol is None and len(self._grids) == 1:
@@ -499,7 +380,7 @@ class BinanceParser:
         g = self._grid(msg.symbol)
         ms = msg.transaction_time or msg.event_time
         price, size = g.price, g.size
-        return [BinanceQuote(g.instrument, ms * _NS_PER_MS if ms else ts_recv, ts_recv,
+        return [Quote(g.instrument, ms * _NS_PER_MS if ms else ts_recv, ts_recv,
                              price(msg.bid), price(msg.ask), size(msg.bid_qty),
                              size(msg.ask_qty), msg.update_id)]
 
@@ -520,7 +401,7 @@ class BinanceParser:
             out[-1] = msgspec.structs.replace(out[-1], is_last=True)
         return out
 
-    def _on_grid(self, grid: _Grid, levels: Levels) -> list[tuple[int, int]]:
+    def _on_grid(self, grid: Grid, levels: Levels) -> list[tuple[int, int]]:
         """The levels that are on the grid; the others are counted in ``dropped_levels``.
 
         Resting orders can sit between today's ticks (placed before a tick-size change:
@@ -556,8 +437,9 @@ class BinanceParser:
                                             g.rounded_price(msg.mark), index)]
         rate = msg.funding_rate
         if rate and msg.next_funding_time:
-            _digits(rate.removeprefix("-"))  # a plain decimal, or ValueError
-            out.append(FundingRate(g.instrument, msg.next_funding_time * _NS_PER_MS, rate))
+            digits(rate.removeprefix("-"))  # a plain decimal, or ValueError
+            out.append(FundingRate(g.instrument, msg.next_funding_time * _NS_PER_MS, ts_recv,
+                                   rate))
         return out
 
     def _force_order(self, msg: ForceOrderMsg, ts_recv: int,
