@@ -40,7 +40,8 @@ from heron.errors import DataError, InvalidConfiguration, VenueUnavailable
 from heron.model.instrument import Instrument, InstrumentKind
 
 __all__ = ["VENUES", "RetryPolicy", "VenueUnavailable", "bar_volume_unit", "catalog_symbol",
-           "instrument_of", "make_client", "resolve_market", "retrying", "with_endpoint"]
+           "instrument_of", "make_client", "market_named", "resolve_market", "retrying",
+           "with_endpoint"]
 
 VENUES: Mapping[str, str] = {
     "binanceusdm": "BINANCE_USDM",
@@ -166,6 +167,11 @@ def resolve_market(client: Any, symbol: str, policy: RetryPolicy) -> dict[str, A
     """The ccxt market for ``symbol`` (unified ``BTC/USDT:USDT`` or the venue's id
     ``BTCUSDT``), or a :class:`DataError` listing the closest names the venue has."""
     retrying(client, client.load_markets, policy, "the market list")
+    return market_named(client, symbol)
+
+
+def market_named(client: Any, symbol: str) -> dict[str, Any]:
+    """:func:`resolve_market` on a client whose markets are loaded (sync or async)."""
     markets: dict[str, Any] = client.markets
     if symbol in markets:
         return dict(markets[symbol])

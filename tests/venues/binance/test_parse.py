@@ -218,7 +218,7 @@ def test_bad_message_is_returned_with_its_text_and_counted(raw: bytes, kind: Bad
 
 def test_subscription_reply_is_ignored_not_bad() -> None:
     parser = BinanceParser({"BTCUSDT": inst()})
-    assert parser.parse(b'{"result":null,"id":1}', TS) == []
+    assert parser.parse(b'{"result":null,"id":1}', TS) is None
     assert (parser.ignored, sum(parser.bad.values())) == (1, 0)
 
 

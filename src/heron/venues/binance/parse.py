@@ -320,8 +320,11 @@ class BinanceParser:
         }
 
     def parse(self, raw: bytes | str, ts_recv: int, *,
-              symbol: str | None = None) -> list[MarketEvent] | BadMessage:
+              symbol: str | None = None) -> list[MarketEvent] | BadMessage | None:
         """Events in one message received at ``ts_recv`` (ns), or why there are none.
+
+        ``None`` is a control reply (a subscription answer): not market data, and a live
+        feed hands it on to the client library that is waiting for it.
 
         ``symbol`` names the instrument of a REST depth snapshot, whose body (spot,
         USD-M) does not; with a single instrument it may be left out.
@@ -330,7 +333,7 @@ class BinanceParser:
         message = decode(raw, ts_recv)
         if message is None:
             self.ignored += 1
-            return []
+            return None
         if isinstance(message, BadMessage):
             self.bad[message.kind] += 1
             return message

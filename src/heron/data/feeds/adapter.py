@@ -1,0 +1,117 @@
+"""The feed seam: what a venue supplies so that one feed engine can run it live.
+
+A live feed is ccxt.pro's client code (connection, the venue's URLs and subscribe
+handshakes, pings) with heron's own parser on the incoming frames: ccxt turns every
+price into a float and keeps its own book, which is neither exact nor fast enough for
+an L2 stream, so :mod:`heron.data.feeds.tap` hands each frame to the venue's
+:class:`FeedParser` first and passes on to ccxt only what is not market data
+(subscription answers, pongs), which ccxt's futures and keep-alive need.
+
+A venue's :class:`VenueAdapter` says which streams it has (and why not the others),
+how to make ccxt subscribe to each, how its book is sequenced, and how to fetch a REST
+book snapshot where the socket does not send one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+from heron.data.feeds.streams import Stream
+from heron.errors import InputError
+from heron.model.book import SequenceRule
+from heron.model.data import (
+    BookDelta,
+    BookSnapshot,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    Quote,
+    Trade,
+)
+from heron.model.instrument import Instrument
+from heron.venues.wire import BadKind, BadMessage
+
+MarketEvent = Trade | Quote | BookDelta | BookSnapshot | FundingRate | MarkPrice | Liquidation
+
+
+class FeedParser(Protocol):
+    """A venue's frame parser (``heron.venues.<venue>.parse``)."""
+
+    bad: Counter[BadKind]
+
+    def parse(self, raw: bytes | str, ts_recv: int
+              ) -> list[Any] | BadMessage | None:  # events, why not, or a control frame
+        ...
+
+
+class VenueAdapter:
+    """One venue's answers to the feed engine; subclasses live in ``venues/<venue>/feed.py``.
+
+    ``streams`` maps each stream the venue publishes to nothing in particular (a
+    subclass reads it); ``unavailable`` maps the others to the reason, which is what a
+    user asking for them is told.
+    """
+
+    name: ClassVar[str]                      # heron's venue name (the CLI's --venue)
+    ccxt_id: ClassVar[str]                   # the ccxt.pro exchange class
+    streams: ClassVar[frozenset[Stream]]
+    unavailable: ClassVar[Mapping[Stream, str]] = {}
+    book_rule: ClassVar[SequenceRule | None] = None   # None: every book message is whole
+    rest_book_snapshot: ClassVar[bool] = False        # the socket sends no book snapshot
+    options: ClassVar[Mapping[str, Any]] = {}         # ccxt constructor options
+
+    def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
+        """A parser for ``instruments``, keyed by the venue's own symbol (market id)."""
+        raise NotImplementedError
+
+    def native_symbol(self, market: Mapping[str, Any]) -> str:
+        """The symbol the venue's messages carry for a ccxt ``market``."""
+        return str(market["id"])
+
+    async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
+        """Make ccxt send the subscription; returns or raises when the connection ends.
+
+        Since heron's parser takes the data frames, ccxt's ``watch_*`` futures only ever
+        finish with an error (the connection dropped): that is the signal to reconnect.
+        """
+        raise NotImplementedError
+
+    async def book_snapshot(self, exchange: Any, market: Mapping[str, Any]
+                            ) -> bytes:  # pragma: no cover - venues with rest_book_snapshot
+        """The raw REST book body, for venues whose socket sends only diffs."""
+        raise NotImplementedError
+
+    def parse_snapshot(self, parser: FeedParser, raw: bytes, ts_recv: int,
+                       market: Mapping[str, Any]) -> list[Any] | BadMessage:
+        raise NotImplementedError
+
+    def check_stream(self, stream: Stream) -> None:
+        if stream in self.streams:
+            return
+        reason = self.unavailable.get(stream, "heron does not read it from this venue yet")
+        raise InputError(f"{self.name} has no {stream.value} stream: {reason}")
+
+
+# venue name -> "module:Class"; imported on first use so that `heron feed --venue okx`
+# does not import every venue's parser.
+ADAPTERS: Mapping[str, str] = {
+    "binanceusdm": "heron.venues.binance.feed:BinanceUsdmAdapter",
+    "okx": "heron.venues.okx.feed:OkxAdapter",
+    "bybit": "heron.venues.bybit.feed:BybitAdapter",
+    "hyperliquid": "heron.venues.hyperliquid.feed:HyperliquidAdapter",
+    "mexc": "heron.venues.mexc.feed:MexcAdapter",
+    "alpaca": "heron.venues.alpaca.feed:AlpacaCryptoAdapter",
+}
+
+
+def adapter_for(venue: str) -> VenueAdapter:
+    """The adapter of ``venue``; an unknown name lists the known ones."""
+    target = ADAPTERS.get(venue)
+    if target is None:
+        raise InputError(f"unknown venue {venue!r}; choose from {', '.join(ADAPTERS)}")
+    module, _, name = target.partition(":")
+    cls: type[VenueAdapter] = getattr(importlib.import_module(module), name)
+    return cls()

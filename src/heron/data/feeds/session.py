@@ -1,0 +1,372 @@
+"""One venue's live market data: connect, subscribe, keep it up, and say how it is doing.
+
+A :class:`VenueSession` owns one ccxt.pro exchange (tapped: heron parses the frames,
+:mod:`heron.data.feeds.tap`) and one subscription per ``(stream, symbol)``. Each
+subscription runs its own loop: ask ccxt to subscribe, wait until the connection ends,
+back off (exponential, jittered: :class:`~heron.data.feeds.backoff.Backoff`), subscribe
+again. A watchdog drops connections whose streams went quiet for longer than
+``stale_after_s`` (funding and liquidations are exempt: venues publish them rarely),
+and book gaps force a new snapshot (:class:`~heron.data.feeds.book_sync.BookSync`).
+Malformed frames are counted and logged with their text; they never stop the feed.
+
+Everything leaves through one callable, ``emit``: market events as the parser made them,
+and :class:`~heron.model.feed.FeedHealth` on every state change and every
+``health_every_s``. ``emit`` runs on the event loop, inside the frame's callback, so a
+strategy behind it sees the data with no queue in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from heron.data.download_venues import instrument_of, market_named, with_endpoint
+from heron.data.feeds.adapter import FeedParser, VenueAdapter
+from heron.data.feeds.backoff import Backoff
+from heron.data.feeds.book_sync import BookSync
+from heron.data.feeds.streams import STREAM_OF, Stream
+from heron.data.feeds.tap import tapped_exchange
+from heron.errors import InputError, VenueUnavailable
+from heron.model.data import BookDelta, BookSnapshot
+from heron.model.feed import FeedHealth, FeedState
+from heron.model.instrument import Instrument
+from heron.venues.wire import BadMessage, text_of
+
+log = logging.getLogger("heron.feed")
+
+Emit = Callable[[object], None]
+#: ``(venue, url, ts_recv, text)`` for every frame received, control frames included
+RawSink = Callable[[str, str, int, str], None]
+
+_QUIET = frozenset({Stream.FUNDING, Stream.LIQUIDATIONS})
+_LOGGED_TEXT = 500  # characters of a bad frame written to the log
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """How hard to try and how soon to worry. Times in seconds."""
+
+    stale_after_s: float = 30.0
+    health_every_s: float = 5.0
+    start_attempts: int = 4          # tries to load the venue's markets before giving up
+    endpoint: str | None = None      # another host for REST and WebSocket, paths kept
+    raw: RawSink | None = None
+    backoff: Callable[[], Backoff] = field(default=Backoff)
+    ccxt_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One stream of one symbol, and what has happened to it."""
+
+    stream: Stream
+    symbol: str                 # ccxt's unified symbol
+    market: dict[str, Any]
+    instrument: Instrument
+    state: FeedState = FeedState.CONNECTING
+    reason: str = ""
+    url: str = ""
+    last_ns: int = 0
+    messages: int = 0
+    reconnects: int = 0
+    gaps: int = 0
+
+
+class VenueSession:
+    """Live market data of some symbols and streams of one venue."""
+
+    def __init__(self, adapter: VenueAdapter, symbols: Sequence[str],
+                 streams: Sequence[Stream], emit: Emit,
+                 options: FeedOptions | None = None) -> None:
+        for stream in streams:
+            adapter.check_stream(stream)
+        self.adapter = adapter
+        self.symbols, self.streams = list(symbols), list(streams)
+        self.emit = emit
+        self.options = options or FeedOptions()
+        self.subscriptions: list[Subscription] = []
+        self.parse_errors = 0
+        self.ccxt_errors = 0
+        self.exchange: Any = None
+        self._parser: FeedParser | None = None
+        self._by_key: dict[tuple[Stream, str], Subscription] = {}
+        self._books: dict[str, BookSync] = {}
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- start ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect to the venue's REST API, resolve the symbols, build the parser.
+
+        A venue unreachable after ``start_attempts`` tries is a
+        :class:`VenueUnavailable`; an unknown symbol an :class:`InputError` with the
+        closest names the venue has.
+        """
+        config = {"enableRateLimit": True, **self.adapter.options,
+                  **self.options.ccxt_config}
+        self.exchange = tapped_exchange(self.adapter.ccxt_id, config, self._on_frame,
+                                        self._on_ccxt_error)
+        if self.options.endpoint:
+            with_endpoint("", self.options.endpoint)  # refuses a malformed URL up front
+            self.exchange.urls["api"] = endpoint_urls(self.exchange.urls["api"],
+                                                      self.options.endpoint)
+        await self._load_markets()
+        instruments: dict[str, Instrument] = {}
+        for symbol in self.symbols:
+            market = market_named(self.exchange, symbol)
+            inst = instrument_of(self.exchange, market)
+            instruments[self.adapter.native_symbol(market)] = inst
+            for stream in self.streams:
+                sub = Subscription(stream, str(market["symbol"]), market, inst)
+                self.subscriptions.append(sub)
+                self._by_key[(stream, inst.id)] = sub
+            if Stream.BOOK in self.streams:
+                self._books[inst.id] = BookSync(
+                    self.adapter.book_rule, hold_before_snapshot=self.adapter.rest_book_snapshot,
+                    emit=self.emit, on_gap=self._gap_handler(market, inst))
+        self._parser = self.adapter.parser(instruments)
+
+    async def _load_markets(self) -> None:
+        backoff = self.options.backoff()
+        for attempt in range(1, self.options.start_attempts + 1):
+            try:
+                await self.exchange.load_markets()
+                return
+            except Exception as exc:
+                if _is_refusal(exc):
+                    raise InputError(f"{self.adapter.name} refused the market list: "
+                                     f"{_first_line(exc)}") from None
+                if attempt == self.options.start_attempts:
+                    where = self.options.endpoint or "its API"
+                    raise VenueUnavailable(
+                        f"{self.adapter.name}: cannot reach {where} after {attempt} tries "
+                        f"({_first_line(exc)}); check the network or --endpoint") from None
+                await asyncio.sleep(backoff.next_delay())
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        seen: dict[str, Instrument] = {}
+        for sub in self.subscriptions:
+            seen.setdefault(sub.instrument.id, sub.instrument)
+        return list(seen.values())
+
+    # -- run -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Keep every subscription up until :meth:`stop` (or cancellation)."""
+        if self._parser is None:
+            await self.open()
+        self._tasks = [asyncio.create_task(self._keep(sub)) for sub in self.subscriptions]
+        self._tasks.append(asyncio.create_task(self._watch()))
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Stop every loop and close the connections; health says STOPPED."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for sub in self.subscriptions:
+            self._set(sub, FeedState.STOPPED, "stopped")
+        if self.exchange is not None:
+            await self.exchange.close()
+
+    async def _keep(self, sub: Subscription) -> None:
+        backoff = self.options.backoff()
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            started = loop.time()
+            try:
+                while not self._stopping:  # a watch that resolves is simply re-armed
+                    await self.adapter.subscribe(self.exchange, sub.stream, sub.market)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = _first_line(exc)
+            if self._stopping:
+                return
+            backoff.connected_for(loop.time() - started)
+            sub.reconnects += 1
+            book = self._books.get(sub.instrument.id)
+            if book is not None and sub.stream is Stream.BOOK:
+                book.reset()
+            self._set(sub, FeedState.RECONNECTING, reason)
+            await asyncio.sleep(backoff.next_delay())
+            if sub.state is FeedState.RECONNECTING:
+                self._set(sub, FeedState.CONNECTING, reason)
+
+    async def _watch(self) -> None:
+        """Health on a timer; stale streams dropped so their loops reconnect."""
+        opts = self.options
+        tick = min(1.0, opts.stale_after_s / 4, opts.health_every_s)
+        stale_ns = int(opts.stale_after_s * 1e9)
+        next_report = 0.0
+        started = time.time_ns()
+        while not self._stopping:
+            await asyncio.sleep(tick)
+            now = time.time_ns()
+            for sub in self.subscriptions:
+                if sub.stream in _QUIET or sub.state in (FeedState.RECONNECTING,
+                                                         FeedState.RESYNCING):
+                    continue
+                since = sub.last_ns or started
+                if now - since > stale_ns and sub.state is not FeedState.STALE:
+                    self._set(sub, FeedState.STALE,
+                              f"no {sub.stream.value} message for {opts.stale_after_s:g}s")
+                    self._drop(sub.url, "stale stream")
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + opts.health_every_s
+                for sub in self.subscriptions:
+                    self.emit(self.health(sub, now))
+
+    # -- frames --------------------------------------------------------------------------
+    def _on_frame(self, url: str, raw: bytes | str, ts_recv: int) -> bool:
+        raw_sink = self.options.raw
+        if raw_sink is not None:
+            raw_sink(self.adapter.name, url, ts_recv, text_of(raw))
+        parser = self._parser
+        if parser is None:
+            return False
+        out = parser.parse(raw, ts_recv)
+        if out is None:
+            return False
+        if isinstance(out, BadMessage):
+            self.parse_errors += 1
+            log.warning("%s: unusable frame (%s: %s): %s", self.adapter.name, out.kind,
+                        out.detail, out.raw[:_LOGGED_TEXT])
+            return True
+        for event in out:
+            self._route(event, url, ts_recv)
+        return True
+
+    def _route(self, event: Any, url: str, ts_recv: int) -> None:
+        stream = STREAM_OF.get(type(event))
+        if stream is None:  # a venue-specific event type: a subclass of a model type
+            stream = next(s for t, s in STREAM_OF.items() if isinstance(event, t))
+        sub = self._by_key.get((stream, event.instrument.id))
+        if sub is None:
+            return  # a stream nobody asked for (a venue pushing extra): not ours to pass on
+        sub.last_ns, sub.url = ts_recv, url
+        sub.messages += 1
+        if sub.state is not FeedState.LIVE and sub.state is not FeedState.RESYNCING:
+            self._set(sub, FeedState.LIVE, "data arriving")
+        if stream is Stream.BOOK:
+            book = self._books[event.instrument.id]
+            if isinstance(event, BookDelta):
+                book.delta(event)
+                if not book.synced and sub.state is not FeedState.RESYNCING:
+                    self._need_snapshot(sub, "book stream started: waiting for a snapshot")
+            else:
+                if sub.state is FeedState.RESYNCING:
+                    self._set(sub, FeedState.LIVE, "snapshot received")
+                book.snapshot(event)
+            return
+        self.emit(event)
+
+    def _on_ccxt_error(self, url: str, raw: bytes | str, exc: BaseException) -> None:
+        self.ccxt_errors += 1
+        log.warning("%s: ccxt failed on a control frame (%s): %s", self.adapter.name,
+                    _first_line(exc), text_of(raw)[:_LOGGED_TEXT])
+
+    # -- books ---------------------------------------------------------------------------
+    def _gap_handler(self, market: dict[str, Any], inst: Instrument) -> Callable[[str], None]:
+        def on_gap(reason: str) -> None:
+            sub = self._by_key[(Stream.BOOK, inst.id)]
+            sub.gaps += 1
+            self._need_snapshot(sub, reason)
+        return on_gap
+
+    def _need_snapshot(self, sub: Subscription, reason: str) -> None:
+        """Get the book a new snapshot: from REST, or by subscribing again."""
+        self._set(sub, FeedState.RESYNCING, reason)
+        if self.adapter.rest_book_snapshot:
+            task = asyncio.get_running_loop().create_task(self._resync(sub))
+            self._tasks.append(task)
+        else:  # the venue sends a snapshot when (re)subscribed
+            self._drop(sub.url, "book gap: resubscribing for a new snapshot")
+
+    async def _resync(self, sub: Subscription) -> None:
+        backoff = self.options.backoff()
+        parser = self._parser
+        assert parser is not None
+        while not self._stopping and sub.state is FeedState.RESYNCING:
+            try:
+                raw = await self.adapter.book_snapshot(self.exchange, sub.market)
+            except Exception as exc:
+                sub.reason = f"snapshot request failed: {_first_line(exc)}"
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            out = self.adapter.parse_snapshot(parser, raw, time.time_ns(), sub.market)
+            if isinstance(out, BadMessage):
+                self.parse_errors += 1
+                log.warning("%s: unusable book snapshot (%s)", self.adapter.name, out.detail)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            for event in out:
+                if isinstance(event, BookSnapshot):
+                    self._books[sub.instrument.id].snapshot(event)
+            self._set(sub, FeedState.LIVE, "book resynced from a REST snapshot")
+            return
+
+    # -- health --------------------------------------------------------------------------
+    def _set(self, sub: Subscription, state: FeedState, reason: str) -> None:
+        if sub.state is state and sub.reason == reason:
+            return
+        sub.state, sub.reason = state, reason
+        if state in (FeedState.RECONNECTING, FeedState.STALE, FeedState.RESYNCING):
+            log.warning("%s %s %s: %s (%s)", self.adapter.name, sub.symbol, sub.stream.value,
+                        state.value, reason)
+        self.emit(self.health(sub, time.time_ns()))
+
+    def health(self, sub: Subscription, now: int) -> FeedHealth:
+        return FeedHealth(
+            ts=now, venue=self.adapter.name, symbol=sub.symbol, stream=sub.stream.value,
+            state=sub.state, last_message_age_ns=now - sub.last_ns if sub.last_ns else -1,
+            messages=sub.messages, reconnects=sub.reconnects, gaps=sub.gaps,
+            parse_errors=self.parse_errors, reason=sub.reason)
+
+    def _drop(self, url: str, reason: str) -> None:
+        """Fail the connection at ``url`` (all when unknown) so its loops reconnect."""
+        import ccxt
+
+        clients = dict(getattr(self.exchange, "clients", None) or {})
+        for client_url, client in clients.items():
+            if not url or client_url == url:
+                client.on_error(ccxt.NetworkError(reason))
+
+
+def endpoint_urls(urls: Any, endpoint: str) -> Any:
+    """ccxt's ``urls['api']`` with every host moved to ``endpoint``'s, paths kept:
+    ``http(s)`` URLs to ``endpoint`` itself, ``ws(s)`` URLs to the same host with
+    ``ws://`` (``wss://`` for an https endpoint). Template hosts (``{hostname}``) too."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if isinstance(urls, dict):
+        return {key: endpoint_urls(value, endpoint) for key, value in urls.items()}
+    if not isinstance(urls, str):
+        return urls
+    old = urlsplit(urls)
+    if old.scheme not in ("ws", "wss"):
+        return with_endpoint(urls, endpoint)
+    new = urlsplit(endpoint)
+    scheme = "wss" if new.scheme == "https" else "ws"
+    return urlunsplit((scheme, new.netloc, old.path, old.query, old.fragment))
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    import ccxt
+
+    return isinstance(exc, ccxt.ExchangeError) and not isinstance(exc, ccxt.NetworkError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
