@@ -17,6 +17,7 @@ from rich.console import Console
 
 from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
+from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
 from heron.errors import EXIT_INTERNAL, HeronError
 
@@ -31,6 +32,7 @@ def _root() -> None:
 
 
 app.command("backtest")(backtest_command)
+app.command("feed")(feed_command)
 app.add_typer(journal_app, name="journal")
 app.add_typer(data_app, name="data")
 

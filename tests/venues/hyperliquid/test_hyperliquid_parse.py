@@ -10,6 +10,7 @@ import gzip
 import json
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +222,10 @@ def test_every_recorded_asset_ctx_rounds_half_even_to_the_tick() -> None:
 def test_recorded_funding_settles_hourly_so_the_rate_applies_at_the_next_hour() -> None:
     history = json.loads(
         need(DATA / "rest_info_fundingHistory_BTC_2023-05-12_2023-07-17.json").read_text())
-    gaps = [(b["time"] - a["time"]) / 3_600_000 for a, b in zip(history, history[1:])]
-    assert all(0.9 < gap < 1.1 for gap in gaps[-500:])  # hourly since mid-2023
+    hourly = history[-950:]  # every 8 h until 2023-06-07, hourly since
+    assert all(row["time"] % 3_600_000 < 10_000 for row in hourly)  # paid on the hour
+    gaps = Counter(round((b["time"] - a["time"]) / 3_600_000) for a, b in pairwise(hourly))
+    assert gaps == {1: 948, 2: 1}  # one hour missing from the record
     assert next_funding_ns(5 * HOUR + 1) == next_funding_ns(6 * HOUR - 1) == 6 * HOUR
     assert next_funding_ns(6 * HOUR) == 7 * HOUR  # paid on the hour: the next one is later
 

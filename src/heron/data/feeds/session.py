@@ -114,7 +114,14 @@ class VenueSession:
             with_endpoint("", self.options.endpoint)  # refuses a malformed URL up front
             self.exchange.urls["api"] = endpoint_urls(self.exchange.urls["api"],
                                                       self.options.endpoint)
-        await self._load_markets()
+        try:
+            await self._load_markets()
+            self._subscribe_all()
+        except BaseException:
+            await self.exchange.close()
+            raise
+
+    def _subscribe_all(self) -> None:
         instruments: dict[str, Instrument] = {}
         for symbol in self.symbols:
             market = market_named(self.exchange, symbol)
@@ -328,7 +335,8 @@ class VenueSession:
 
     def health(self, sub: Subscription, now: int) -> FeedHealth:
         return FeedHealth(
-            ts=now, venue=self.adapter.name, symbol=sub.symbol, stream=sub.stream.value,
+            ts=now, venue=self.adapter.name, symbol=sub.instrument.symbol,
+            stream=sub.stream.value,
             state=sub.state, last_message_age_ns=now - sub.last_ns if sub.last_ns else -1,
             messages=sub.messages, reconnects=sub.reconnects, gaps=sub.gaps,
             parse_errors=self.parse_errors, reason=sub.reason)

@@ -23,8 +23,7 @@ is ``None``: there is no continuity to check, and a lost message costs nothing b
 the next one replaces it. Nor does it carry an update id, so the snapshot's
 ``sequence`` is the book's time in milliseconds (the block time): it grows with the
 book's state and is the same number a ``bbo`` of that block carries, which lines the
-two up. It can repeat: the capture's subscription reply and first push are one book at
-one time.
+two up. It can repeat: the capture opens with the same book twice, at the same time.
 
 **Grid.** Hyperliquid's tick is dynamic: a perp price has at most five significant
 figures and at most ``6 - szDecimals`` decimals (whole numbers are always valid), so a
@@ -56,7 +55,7 @@ so is any channel heron does not read (``allMids``, ``candle``, ``activeSpotAsse
 user channels). The parser never raises on what the venue sends.
 
 **Trade replay.** The first ``trades`` message after subscribing carries the coin's
-recent trades from *before* the subscription (30 trades over 50 s in the capture);
+recent trades from *before* the subscription (30 trades over 45 s in the capture);
 after a reconnect these repeat trades already seen. ``tid`` (the ``trade_id``) tells
 them apart; the parser passes them on as they come.
 """
