@@ -19,6 +19,8 @@ from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
 from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
+from heron.cli.paper import paper_command
+from heron.cli.record import record_command
 from heron.errors import EXIT_INTERNAL, HeronError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -33,6 +35,8 @@ def _root() -> None:
 
 app.command("backtest")(backtest_command)
 app.command("feed")(feed_command)
+app.command("record")(record_command)
+app.command("paper")(paper_command)
 app.add_typer(journal_app, name="journal")
 app.add_typer(data_app, name="data")
 

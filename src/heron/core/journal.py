@@ -50,7 +50,7 @@ class JournalWriter:
     """Appends records; keeps them in memory, and on disk when given a path."""
 
     def __init__(self, path: str | Path | None, header: dict[str, Any], *,
-                 batch_size: int = 20_000, keep: bool = True) -> None:
+                 batch_size: int = 20_000, keep: bool = True, in_place: bool = False) -> None:
         self.header = header
         self.seq = 0
         self.records: list[Record] = []
@@ -64,7 +64,10 @@ class JournalWriter:
         if self._target is not None:
             from heron.core.journal_store import JournalStore
 
-            self._tmp = self._target.with_name(f".{self._target.name}.{os.getpid()}.tmp")
+            # in place (paper and live runs): the file is the run's record while it runs,
+            # committed batch by batch; a backtest's appears whole when sealed
+            self._tmp = self._target if in_place else self._target.with_name(
+                f".{self._target.name}.{os.getpid()}.tmp")
             self._tmp.unlink(missing_ok=True)
             self._store = JournalStore(self._tmp, header)
 
@@ -110,8 +113,12 @@ class JournalWriter:
         return self.sha256
 
     def abort(self) -> None:
-        """Drop a journal that will not be finished (the run failed)."""
+        """Drop a journal that will not be finished (the run failed); an in-place journal
+        keeps what it committed (a resumable run rebuilds it)."""
         if self._store is not None:
+            if self._tmp == self._target:
+                self.flush()
             self._store.close()
             self._store = None
-            self._tmp.unlink(missing_ok=True)
+            if self._tmp != self._target:
+                self._tmp.unlink(missing_ok=True)

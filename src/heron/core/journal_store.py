@@ -158,3 +158,20 @@ def _check_file(path: Path) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc.args[0] if exc.args else exc).splitlines()[0][:200]
+
+
+def committed_payloads(path: Path) -> list[bytes]:
+    """The payloads a journal committed, in order, sealed or not (a killed run's file).
+
+    Not verified against the seal: a paper restart uses this to check that the journal it
+    rebuilds from the run's inputs starts with exactly what the killed process wrote.
+    """
+    engine = _sqlite_engine(path)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(records_table.c.payload).order_by(records_table.c.seq)
+            return [bytes(row[0]) for row in conn.execute(query)]
+    except sa.exc.DatabaseError as exc:
+        raise JournalError(f"{path}: not a readable journal ({_first_line(exc)})") from None
+    finally:
+        engine.dispose()

@@ -61,7 +61,8 @@ class SimNode:
                  funding: dict[str, list[tuple[int, Decimal]]] | None = None,
                  money_precision: int | None = None,
                  series: list[dict[str, NDArray[np.float64]]] | None = None,
-                 header: dict[str, Any] | None = None) -> None:
+                 header: dict[str, Any] | None = None,
+                 journal_in_place: bool = False) -> None:
         self.instruments = instruments
         precision = money_precision or max([8, *(i.notional_precision for i in instruments)])
         self.clock = SimClock(start_ts)
@@ -74,7 +75,8 @@ class SimNode:
         if len(self._by_id) != len(strategies):
             raise ValueError("two strategies share a strategy_id; give each its own")
         self.journal = JournalWriter(journal_path, {
-            **self._header(cash, venue, precision), **(header or {})})
+            **self._header(cash, venue, precision), **(header or {})},
+            in_place=journal_in_place)
         self.bus = MessageBus()
         self._observers = self.bus.handlers(RECORDS)
         self.venue = SimVenue(instruments=instruments, portfolio=self.portfolio, ids=self.ids,

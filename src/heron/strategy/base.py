@@ -159,6 +159,7 @@ class Strategy:
                                  f"{out.shape}, expected {series[source].shape}")
             values.append(out.data)  # a memoryview: indexing yields Python floats
         label = name or str(getattr(func, "__name__", "indicator"))
+        ctx.indicators.append((func, args, source, values))
         return IndicatorView(label, ctx, values)
 
     def schedule(self, *, at: int | None = None, every: int | None = None,

@@ -22,8 +22,8 @@ from heron.model.portfolio import Portfolio
 class StrategyContext:
     """The live wiring of one strategy to its node."""
 
-    __slots__ = ("clock", "deny", "ids", "index", "instruments", "last_index", "om", "portfolio",
-                 "positions",
+    __slots__ = ("clock", "deny", "ids", "index", "indicators", "instruments", "last_index", "om",
+                 "portfolio", "positions",
                  "schedule", "send", "series", "slot", "slots")
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
@@ -43,6 +43,9 @@ class StrategyContext:
         self.deny = deny
         self.schedule = schedule
         self.series = series          # per slot: {"close": ndarray, ...} for bulk indicators
+        # (func, args, source, values-per-slot) of each indicator, so that a live node can
+        # recompute them when its series grow by a bar
+        self.indicators: list[tuple[Callable[..., Any], tuple[Any, ...], str, list[Any]]] = []
         self.slot = 0
         self.index = -1
         self.last_index = [-1] * len(instruments)

@@ -154,6 +154,12 @@ class VenueSession:
                         f"({_first_line(exc)}); check the network or --endpoint") from None
                 await asyncio.sleep(backoff.next_delay())
 
+    def redirect(self, emit: Emit) -> None:
+        """Send everything to ``emit`` from now on (a paper run, once it has replayed)."""
+        self.emit = emit
+        for book in self._books.values():
+            book.emit = emit
+
     @property
     def instruments(self) -> list[Instrument]:
         seen: dict[str, Instrument] = {}

@@ -1,0 +1,108 @@
+"""``heron paper``: a strategy on live market data against the simulated venue, resumable.
+
+Exit codes: 0 stopped (``--stop-after``, ``--duration``, Ctrl-C, SIGTERM); 1 the venue
+could not be reached at start; 2 bad input (unknown strategy, parameter, venue, symbol
+or stream; a state directory started with other options, or in use); 3 a bug (for
+instance a rebuilt journal that differs from the one on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from heron.errors import InputError
+
+if TYPE_CHECKING:
+    from heron.node.paper_run import PaperStatus
+
+err = Console(stderr=True)
+Opt = typer.Option
+
+
+def paper_command(
+    strategy: Annotated[str | None, Opt(help="strategy name or module:Class")] = None,
+    venue: Annotated[str | None, Opt(help="binanceusdm, okx, bybit, hyperliquid, mexc, "
+                                     "alpaca")] = None,
+    symbol: Annotated[list[str] | None, Opt(help="symbol (repeatable)")] = None,
+    streams: Annotated[str | None, Opt(help="trades (bar fills) or trades,book / "
+                                       "trades,quotes (book fills)")] = None,
+    param: Annotated[list[str] | None, Opt(help="strategy parameter k=v (repeatable)")] = None,
+    state: Annotated[Path, Opt(help="state directory: resume by passing it again")] = Path(
+        "paper-state"),
+    cash: Annotated[str | None, Opt(help="starting cash (default 10000)")] = None,
+    bar: Annotated[str | None, Opt(help="bar length for on_bar strategies (default 1m)")
+                   ] = None,
+    fee_bps: Annotated[str | None, Opt(help="fee per fill, bps (default: the venue's)")
+                       ] = None,
+    slippage_bps: Annotated[str | None, Opt(help="slippage on taker fills, bps")] = None,
+    endpoint: Annotated[str | None, Opt(help="another host for the venue (testnet, "
+                                        "emulator)")] = None,
+    stop_after: Annotated[int | None, Opt(min=0, help="stop when the run has consumed N "
+                                          "market events in all")] = None,
+    duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
+    stale: Annotated[float, Opt(help="seconds without data before reconnecting")] = 30.0,
+    quiet: Annotated[bool, Opt(help="no status line")] = False,
+) -> None:
+    """Paper-trade a strategy on a live feed; Ctrl-C stops, the same --state resumes."""
+    from heron.cli.backtest import _parse_params
+    from heron.data.feeds.session import FeedOptions
+    from heron.node.paper_run import run_paper
+    from heron.node.paper_state import PaperState, resolve_config
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    given = {"strategy": strategy, "venue": venue, "symbols": symbol or None,
+             "streams": streams.split(",") if streams else None,
+             "params": _parse_params(param) if param else None, "cash": cash, "bar": bar,
+             "fee_bps": fee_bps, "slippage_bps": slippage_bps}
+    st = PaperState(state)
+    try:
+        stored = st.stored()
+        cfg = resolve_config(given, stored[0] if stored else None)
+        live = None if quiet else Live(console=err, refresh_per_second=4, transient=False)
+        draw = None if live is None else (lambda s: live.update(status_line(s)))
+        if live is not None:
+            live.start()
+        try:
+            final = asyncio.run(run_paper(cfg, st, endpoint=endpoint, stop_after=stop_after,
+                                          duration_s=duration,
+                                          options=FeedOptions(stale_after_s=stale),
+                                          on_status=draw))
+        finally:
+            if live is not None:
+                live.stop()
+        err.print(status_line(final))
+    except InputError:
+        raise
+    finally:
+        st.close()
+
+
+def status_line(s: PaperStatus) -> Text:
+    """PnL, positions, open orders and feed health on one line."""
+    engine = s.engine
+    pf = engine.portfolio
+    equity = pf.money(pf.equity())
+    pnl = equity - s.cash
+    positions = " ".join(f"{pf.instruments[iid].symbol} {pf.instruments[iid].quantity(p.qty)}"
+                         for iid, p in pf.positions.items() if p.qty) or "flat"
+    states = sorted({h.state.value for h in s.health.values()}) or ["starting"]
+    line = Text()
+    line.append(f"equity {equity:.2f} ", style="bold")
+    line.append(f"pnl {pnl:+.2f} ", style="green" if pnl >= 0 else "red")
+    line.append(f"| {positions} | open orders {len(engine.om.open_orders)} "
+                f"| events {engine.consumed} ({s.replayed} replayed) "
+                f"| feed {','.join(states)}")
+    return line
+
+
+__all__ = ["InputError", "paper_command", "status_line"]
