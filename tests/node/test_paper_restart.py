@@ -60,7 +60,7 @@ def _paper(state: Path, url: str) -> subprocess.Popen[bytes]:
 
 
 def _finish(proc: subprocess.Popen[bytes]) -> str:
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     return err.decode()
 
@@ -107,7 +107,7 @@ def test_restarted_run_ends_with_the_same_journal(
     with VenueServer(profile, speed=60) as server:  # slow enough to stop it midway
         _interrupt_midway(_paper(state, server.url), state, sig)
     consumed_before = (state / "inputs.bin").stat().st_size
-    assert 0 < consumed_before
+    assert consumed_before > 0
     with VenueServer(profile) as server:
         err = _finish(_paper(state, server.url))
     assert "replayed" in err and " (0 replayed)" not in err  # it resumed, not restarted
@@ -143,7 +143,7 @@ def test_resuming_with_other_options_is_refused(profile: BinanceUsdmProfile,
         _finish(first)
         proc = subprocess.run(
             [sys.executable, "-m", "heron", "paper", "--state", str(state), "--param",
-             "fast=3", "--endpoint", server.url, "--quiet"],
+             "fast=3", "--endpoint", server.url, "--quiet"], check=False,
             capture_output=True, timeout=60)
     assert proc.returncode == 2
     assert "started with params" in proc.stderr.decode()
