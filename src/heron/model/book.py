@@ -96,15 +96,19 @@ class LinkedSequence:
     OKX (``prevSeqId``). A message whose id range straddles the last id applied also
     follows on: that is how the first message after a snapshot is recognised (Binance
     USD-M: ``U <= lastUpdateId <= u``). A message without ``prev`` cannot prove
-    continuity and counts as a gap unless it straddles.
+    continuity and counts as a gap unless it straddles. The link is checked first: OKX
+    restarts its ids lower after maintenance, and the message that does so names the
+    last id as its predecessor (its own id being smaller, it would otherwise look stale).
     """
 
     __slots__ = ()
 
     def check(self, last: int, first: int, final: int, prev: int | None) -> Verdict:
+        if prev == last and prev is not None:
+            return _APPLY  # linked to what was applied, even if ids went down (OKX reset)
         if final <= last:
             return _STALE
-        return _APPLY if prev == last or first <= last else _GAP
+        return _APPLY if first <= last else _GAP
 
 
 class IncreasingSequence:
