@@ -24,14 +24,15 @@ is ever involved; an exponent form (``1e-07``, which encoders print for tiny siz
 rewritten as plain digits through ``Decimal``, exactly. The dict path receives floats,
 and turns each into ``repr(value)``: the shortest text that reads back as the same
 float. For any decimal of at most 15 significant digits that text *is* the decimal the
-venue sent (15 digits always survive decimal -> double -> shortest decimal), which
-covers every price and size Alpaca publishes; a longer value would arrive already
-rounded by the msgpack float and cannot be recovered by anyone downstream.
+venue sent (15 digits always survive decimal -> double -> shortest decimal); Alpaca's
+prices and sizes seen so far have at most 11. A longer value arrives already rounded by
+the msgpack float, and nobody downstream can recover it.
 
 **Times.** ``t`` is RFC-3339 with up to nine fractional digits
 (``2024-03-12T10:27:48.858228144Z``): read to integer nanoseconds without a float, the
 date-and-seconds part cached (consecutive records share it). msgpack frames carry a
 ``msgpack.Timestamp`` (seconds and nanoseconds) instead: taken through ``to_unix_nano``.
+Both readings live in :mod:`heron.venues.alpaca.text`.
 
 **Book sequence.** Alpaca's book records carry no update id, only a time, and the
 reset flag. Time is no sequence: two updates can share a timestamp, and on an ordered
@@ -54,9 +55,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import msgspec
 
@@ -72,10 +71,10 @@ from heron.model.data import (
     Trade,
 )
 from heron.model.instrument import Instrument, OffGrid
+from heron.venues.alpaca.text import any_time_ns, float_text, number_text, rfc3339_ns
 from heron.venues.wire import BadKind, BadMessage, Grid, bad_message, undecodable
 
-__all__ = ["BOOK_SEQUENCE", "AlpacaParser", "BookMsg", "MarketEvent", "QuoteMsg", "TradeMsg",
-           "float_text", "number_text", "rfc3339_ns"]
+__all__ = ["BOOK_SEQUENCE", "AlpacaParser", "BookMsg", "MarketEvent", "QuoteMsg", "TradeMsg"]
 
 BOOK_SEQUENCE: Final = ContiguousSequence()
 """Book records are numbered by the parser per symbol; a hole is a record it could not use."""
@@ -163,123 +162,13 @@ class _Refused(msgspec.Struct, frozen=True, gc=False):
     book_symbol: str | None = None  # a book record's symbol: its number is skipped
 
 
+# A frame as received, or parse_records' dicts (kept as their repr when refused).
+_Source: TypeAlias = bytes | str | list[Any]
 _Record: TypeAlias = TradeMsg | QuoteMsg | BookMsg | _Success | _Subscription | _Error
-_CONTROL = (_Success, _Subscription)
 _FRAME = msgspec.json.Decoder(list[_Record])
 _ONE = msgspec.json.Decoder(_Record)
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _PROBE = msgspec.json.Decoder(_Probe)
-
-
-# -- numbers and times ------------------------------------------------------------------------
-def _plain(text: str) -> str:
-    """``1e-07`` -> ``0.0000001``: an exponent form as plain digits, exactly."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise ValueError(f"not a finite number: {text!r}")
-    return format(value, "f")
-
-
-def number_text(raw: msgspec.Raw) -> str:
-    """A JSON number's text as sent (``47.299``); an exponent is written out in full."""
-    text = bytes(raw).decode()
-    if "e" in text or "E" in text:
-        return _plain(text)
-    return text
-
-
-def float_text(value: object) -> str:
-    """The decimal text of a msgpack/dict number: ``repr`` of a float, ``str`` of an int.
-
-    ``repr`` gives the shortest text that reads back as the same float, which is the
-    venue's own decimal whenever that had at most 15 significant digits. Strings are
-    taken as they are; ``bool`` (an ``int`` to Python) and anything else are refused.
-    """
-    kind = type(value)
-    if kind is float:
-        text = repr(value)
-        return _plain(text) if "e" in text else text
-    if kind is int:
-        return str(value)
-    if kind is str:
-        return value  # type: ignore[return-value]  # narrowed by the exact type check
-    raise ValueError(f"not a number: {value!r}")
-
-
-_EPOCH = datetime(1970, 1, 1)
-_NS = 1_000_000_000
-_FRACTION_SCALE = tuple(10 ** (9 - n) for n in range(10))
-_SECONDS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> ns since the epoch
-_SECONDS_KEPT = 4096
-
-
-def _seconds_ns(head: str) -> int:
-    """``2024-03-12T10:27:48`` (UTC) as ns since the epoch; ValueError if not that shape."""
-    if (len(head) != 19 or head[4] != "-" or head[7] != "-" or head[10] not in "Tt"
-            or head[13] != ":" or head[16] != ":"):
-        raise ValueError(f"not an RFC-3339 time: {head!r}")
-    fields = (head[0:4], head[5:7], head[8:10], head[11:13], head[14:16], head[17:19])
-    if not all(f.isascii() and f.isdigit() for f in fields):
-        raise ValueError(f"not an RFC-3339 time: {head!r}")
-    delta = datetime(*map(int, fields)) - _EPOCH  # checks the calendar too
-    return (delta.days * 86_400 + delta.seconds) * _NS
-
-
-def _offset_ns(zone: str) -> int:
-    """``+05:30`` -> its ns east of UTC."""
-    hours, minutes = zone[1:3], zone[4:6]
-    if (zone[0] not in "+-" or zone[3] != ":" or not (hours + minutes).isascii()
-            or not (hours + minutes).isdigit()):
-        raise ValueError(f"not an RFC-3339 offset: {zone!r}")
-    ns = (int(hours) * 3600 + int(minutes) * 60) * _NS
-    return -ns if zone[0] == "-" else ns
-
-
-def rfc3339_ns(text: str) -> int:
-    """``2024-03-12T10:27:48.858228144Z`` -> ns since the epoch, exactly.
-
-    One to nine fractional digits or none; ``Z`` or a ``+hh:mm`` offset. More than nine
-    digits cannot be held in nanoseconds and are refused rather than cut.
-    """
-    if len(text) < 20:
-        raise ValueError(f"not an RFC-3339 time: {text!r}")
-    head = text[:19]
-    base = _SECONDS.get(head)
-    if base is None:
-        base = _seconds_ns(head)
-        if len(_SECONDS) >= _SECONDS_KEPT:
-            _SECONDS.clear()
-        _SECONDS[head] = base
-    if text[-1] in "Zz":
-        body, zone = text[19:-1], 0
-    else:
-        body, zone = text[19:-6], _offset_ns(text[-6:])
-    if body:
-        digits = body[1:]
-        if body[0] != "." or not 0 < len(digits) <= 9 or not digits.isdigit() \
-                or not digits.isascii():
-            raise ValueError(f"not an RFC-3339 time: {text!r}")
-        base += int(digits) * _FRACTION_SCALE[len(digits)]
-    return base - zone
-
-
-class _UnixNano(Protocol):
-    def to_unix_nano(self) -> int: ...
-
-
-def _any_time_ns(value: object) -> int:
-    """A dict record's ``t``: RFC-3339 text, or a ``msgpack.Timestamp`` (alpaca-py's raw)."""
-    if isinstance(value, str):
-        return rfc3339_ns(value)
-    to_unix_nano: Callable[[], object] | None = getattr(value, "to_unix_nano", None)
-    if to_unix_nano is not None:
-        ns = to_unix_nano()
-        if type(ns) is int:
-            return ns
-    raise ValueError(f"not a time: {value!r}")
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -288,6 +177,10 @@ class _Rejected(Exception):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+
+
+# What a converter raises for a record it cannot use (the dict path can meet any of them).
+_FAILURES = (ValueError, KeyError, TypeError, AttributeError, _Rejected)
 
 
 class AlpacaParser:
@@ -330,6 +223,14 @@ class AlpacaParser:
                 self.bad[decoded.kind] += 1
                 return decoded
             records = decoded
+        if len(records) == 1:  # the usual frame: one record, no batching to sort out
+            record = records[0]
+            convert = self._convert.get(type(record))
+            if convert is not None:
+                try:
+                    return convert(record, ts_recv)
+                except _FAILURES as exc:
+                    return self._refuse(record, raw, ts_recv, exc, 1, 1)
         return self._frame(records, raw, ts_recv, self._json_record)
 
     def parse_records(self, records: list[dict[str, Any]],
@@ -340,50 +241,47 @@ class AlpacaParser:
         text that reads back as that float, which is the venue's decimal for any value
         of up to 15 significant digits (see :func:`float_text`), and then ticks or lots
         on the instrument's grid as for JSON text. ``t`` may be RFC-3339 text or a
-        ``msgspec``/``msgpack`` timestamp with ``to_unix_nano()``.
+        ``msgpack.Timestamp`` (anything with ``to_unix_nano()``). alpaca-py hands its
+        handlers one record at a time: pass ``[record]``.
         """
         self.messages += 1
         if not isinstance(records, list):
-            return self._bad(repr(records), ts_recv, BadKind.MALFORMED,
+            return self._bad(records, ts_recv, BadKind.MALFORMED,
                              "records must be a list of dicts")
-        return self._frame(records, repr(records), ts_recv, self._dict_record)
+        return self._frame(records, records, ts_recv, self._dict_record)
 
     # -- one frame, record by record ------------------------------------------------------
-    def _frame(self, records: Sequence[Any], raw: bytes | str, ts_recv: int,
+    def _frame(self, records: Sequence[Any], raw: _Source, ts_recv: int,
                convert: Callable[[Any, int], list[MarketEvent] | None]
                ) -> list[MarketEvent] | BadMessage | None:
         events: list[MarketEvent] = []
+        refused: list[BadMessage] = []
         used = control = False
-        first_bad: BadMessage | None = None
         for number, record in enumerate(records, 1):
             try:
                 out = convert(record, ts_recv)
-            except (ValueError, KeyError, TypeError, AttributeError, _Rejected) as exc:
-                self._skip_book_number(record)
-                bad = self._refusal(raw, ts_recv, exc, number, len(records))
-                if first_bad is None:
-                    first_bad = bad
-                if used:
-                    self.dropped.append(bad)
+            except _FAILURES as exc:
+                refused.append(self._refuse(record, raw, ts_recv, exc, number, len(records)))
                 continue
             if out is None:
                 control = True
-                continue
-            if not used and first_bad is not None:
-                self.dropped.append(first_bad)  # earlier records were bad; events follow
-            used = True
-            events += out
+            else:
+                used = True
+                events += out
         if used:
+            self.dropped.extend(refused)
             return events
-        if first_bad is not None:
-            return first_bad
+        if refused:
+            return refused[0]
         if control:
             self.ignored += 1
             return None
         return events  # an empty frame
 
-    def _refusal(self, raw: bytes | str, ts_recv: int, exc: Exception, number: int,
-                 count: int) -> BadMessage:
+    def _refuse(self, record: object, raw: _Source, ts_recv: int, exc: Exception,
+                number: int, count: int) -> BadMessage:
+        """Why ``record`` (number ``number`` of ``count`` in its frame) gave no events."""
+        self._skip_book_number(record)
         if isinstance(exc, _Rejected):
             kind, detail = exc.kind, exc.detail
         elif isinstance(exc, OffGrid):
@@ -392,17 +290,15 @@ class AlpacaParser:
             kind, detail = BadKind.MALFORMED, f"{type(exc).__name__}: {exc}"
         if count > 1:
             detail = f"record {number} of {count}: {detail}"
-        self.bad[kind] += 1
-        return bad_message(raw, ts_recv, kind, detail)
+        return self._bad(raw, ts_recv, kind, detail)
 
-    def _bad(self, raw: bytes | str, ts_recv: int, kind: BadKind, detail: str) -> BadMessage:
+    def _bad(self, raw: _Source, ts_recv: int, kind: BadKind, detail: str) -> BadMessage:
         self.bad[kind] += 1
-        return bad_message(raw, ts_recv, kind, detail)
+        return bad_message(_kept(raw), ts_recv, kind, detail)
 
     def _json_record(self, record: _Record | _Refused, ts_recv: int) -> list[MarketEvent] | None:
-        if isinstance(record, _CONTROL):
-            return None
-        return self._convert[type(record)](record, ts_recv)
+        convert = self._convert.get(type(record))
+        return None if convert is None else convert(record, ts_recv)  # None: control
 
     def _dict_record(self, record: object, ts_recv: int) -> list[MarketEvent] | None:
         if not isinstance(record, dict):
@@ -448,7 +344,7 @@ class AlpacaParser:
                            number_text(m.size), m.taker_side, m.trade_id, ts_recv)
 
     def _trade_dict(self, d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
-        return self._trade(_symbol(d), _any_time_ns(d["t"]), float_text(d["p"]),
+        return self._trade(_symbol(d), any_time_ns(d["t"]), float_text(d["p"]),
                            float_text(d["s"]), d.get("tks"), d.get("i"), ts_recv)
 
     def _trade(self, symbol: str, ts: int, price: str, size: str, taker_side: str | None,
@@ -469,7 +365,7 @@ class AlpacaParser:
                            number_text(m.ask_size), ts_recv)
 
     def _quote_dict(self, d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
-        return self._quote(_symbol(d), _any_time_ns(d["t"]), float_text(d["bp"]),
+        return self._quote(_symbol(d), any_time_ns(d["t"]), float_text(d["bp"]),
                            float_text(d["bs"]), float_text(d["ap"]), float_text(d["as"]),
                            ts_recv)
 
@@ -490,7 +386,7 @@ class AlpacaParser:
         reset = d.get("r", False)
         if type(reset) is not bool:
             raise ValueError(f"book reset flag is not a bool: {reset!r}")
-        return self._book(_symbol(d), _any_time_ns(d["t"]), _dict_levels(d.get("b", [])),
+        return self._book(_symbol(d), any_time_ns(d["t"]), _dict_levels(d.get("b", [])),
                           _dict_levels(d.get("a", [])), reset, ts_recv)
 
     def _book(self, symbol: str, ts: int, bid_texts: list[tuple[str, str]],
@@ -545,7 +441,8 @@ def _unsupported(kind: object) -> str:
 
 def _decode_one(part: msgspec.Raw) -> _Record | _Refused:
     try:
-        return _ONE.decode(part)
+        record: _Record = _ONE.decode(part)
+        return record
     except msgspec.DecodeError as exc:
         error = str(exc)
     try:
@@ -570,6 +467,11 @@ def _error_dict(d: dict[str, Any], _: int) -> list[MarketEvent]:
 
 def _refused(r: _Refused, _: int) -> list[MarketEvent]:
     raise _Rejected(r.kind, r.detail)
+
+
+def _kept(raw: _Source) -> bytes | str:
+    """What a BadMessage keeps: the frame's text, or the repr of records handed over."""
+    return raw if isinstance(raw, bytes | str) else repr(raw)
 
 
 def _symbol(d: dict[str, Any]) -> str:
