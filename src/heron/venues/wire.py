@@ -35,6 +35,9 @@ class BadKind(enum.StrEnum):
     UNSUPPORTED = "unsupported"    # a stream or event heron does not turn into events
     UNKNOWN_SYMBOL = "unknown_symbol"
     OFF_GRID = "off_grid"          # a price or size between the instrument's ticks or lots
+    VENUE_ERROR = "venue_error"    # the venue's own error reply (a refused subscribe or
+    #                                login): a live feed also hands it to the client library,
+    #                                which may be waiting on it
 
 
 class BadMessage(msgspec.Struct, frozen=True):

@@ -34,7 +34,7 @@ from heron.errors import InputError, VenueUnavailable
 from heron.model.data import BookDelta, BookSnapshot
 from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument
-from heron.venues.wire import BadMessage, text_of
+from heron.venues.wire import BadKind, BadMessage, text_of
 
 log = logging.getLogger("heron.feed")
 
@@ -71,6 +71,7 @@ class Subscription:
     reason: str = ""
     url: str = ""
     last_ns: int = 0
+    armed_ns: int = 0           # when it last (re)subscribed: the stale clock starts there
     messages: int = 0
     reconnects: int = 0
     gaps: int = 0
@@ -95,6 +96,7 @@ class VenueSession:
         self._parser: FeedParser | None = None
         self._by_key: dict[tuple[Stream, str], Subscription] = {}
         self._books: dict[str, BookSync] = {}
+        self._resyncing: set[str] = set()   # instruments with a REST snapshot on its way
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -176,6 +178,9 @@ class VenueSession:
         self._tasks.append(asyncio.create_task(self._watch()))
         try:
             await asyncio.gather(*self._tasks)
+        except asyncio.CancelledError:
+            if not self._stopping:  # stop() cancelled the loops: that is a normal end
+                raise
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -196,6 +201,7 @@ class VenueSession:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             started = loop.time()
+            sub.armed_ns = time.time_ns()
             try:
                 while not self._stopping:  # a watch that resolves is simply re-armed
                     await self.adapter.subscribe(self.exchange, sub.stream, sub.market)
@@ -230,7 +236,7 @@ class VenueSession:
                 if sub.stream in _QUIET or sub.state in (FeedState.RECONNECTING,
                                                          FeedState.RESYNCING):
                     continue
-                since = sub.last_ns or started
+                since = max(sub.last_ns, sub.armed_ns) or started
                 if now - since > stale_ns and sub.state is not FeedState.STALE:
                     self._set(sub, FeedState.STALE,
                               f"no {sub.stream.value} message for {opts.stale_after_s:g}s")
@@ -242,6 +248,8 @@ class VenueSession:
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame(self, url: str, raw: bytes | str, ts_recv: int) -> bool:
+        if self._stopping:  # read while closing: after STOPPED, nothing more is emitted
+            return True
         raw_sink = self.options.raw
         if raw_sink is not None:
             raw_sink(self.adapter.name, url, ts_recv, text_of(raw))
@@ -255,7 +263,7 @@ class VenueSession:
             self.parse_errors += 1
             log.warning("%s: unusable frame (%s: %s): %s", self.adapter.name, out.kind,
                         out.detail, out.raw[:_LOGGED_TEXT])
-            return True
+            return out.kind is not BadKind.VENUE_ERROR  # ccxt may be waiting for an error
         for event in out:
             self._route(event, url, ts_recv)
         return True
@@ -300,34 +308,53 @@ class VenueSession:
     def _need_snapshot(self, sub: Subscription, reason: str) -> None:
         """Get the book a new snapshot: from REST, or by subscribing again."""
         self._set(sub, FeedState.RESYNCING, reason)
-        if self.adapter.rest_book_snapshot:
+        if not self.adapter.rest_book_snapshot:  # the venue sends one when (re)subscribed
+            self._drop(sub.url, "book gap: resubscribing for a new snapshot")
+        elif sub.instrument.id not in self._resyncing:  # one REST loop per book at a time
+            self._resyncing.add(sub.instrument.id)
             task = asyncio.get_running_loop().create_task(self._resync(sub))
             self._tasks.append(task)
-        else:  # the venue sends a snapshot when (re)subscribed
-            self._drop(sub.url, "book gap: resubscribing for a new snapshot")
 
     async def _resync(self, sub: Subscription) -> None:
+        """Fetch REST snapshots until one syncs the book; LIVE only then.
+
+        A snapshot older than the updates held since the gap cannot be joined to them
+        (the venue's REST cache lags its stream): fetch another after a backoff rather
+        than call a book with a hole live.
+        """
         backoff = self.options.backoff()
+        book = self._books[sub.instrument.id]
+        try:
+            while not self._stopping and sub.state is FeedState.RESYNCING:
+                snapshot = await self._fetch_snapshot(sub)
+                if sub.state is not FeedState.RESYNCING:
+                    return  # the connection dropped meanwhile: the next one asks again
+                if snapshot is not None:
+                    book.snapshot(snapshot)
+                    if book.synced:
+                        self._set(sub, FeedState.LIVE, "book resynced from a REST snapshot")
+                        return
+                    self._set(sub, FeedState.RESYNCING,
+                              "the REST snapshot is older than the stream: fetching another")
+                await asyncio.sleep(backoff.next_delay())
+        finally:
+            self._resyncing.discard(sub.instrument.id)
+
+    async def _fetch_snapshot(self, sub: Subscription) -> BookSnapshot | None:
+        """The venue's REST book for ``sub``, or None (the reason is logged or in health)."""
         parser = self._parser
         assert parser is not None
-        while not self._stopping and sub.state is FeedState.RESYNCING:
-            try:
-                raw = await self.adapter.book_snapshot(self.exchange, sub.market)
-            except Exception as exc:
-                sub.reason = f"snapshot request failed: {_first_line(exc)}"
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            out = self.adapter.parse_snapshot(parser, raw, time.time_ns(), sub.market)
-            if isinstance(out, BadMessage):
-                self.parse_errors += 1
-                log.warning("%s: unusable book snapshot (%s)", self.adapter.name, out.detail)
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            for event in out:
-                if isinstance(event, BookSnapshot):
-                    self._books[sub.instrument.id].snapshot(event)
-            self._set(sub, FeedState.LIVE, "book resynced from a REST snapshot")
-            return
+        try:
+            raw = await self.adapter.book_snapshot(self.exchange, sub.market)
+        except Exception as exc:
+            sub.reason = f"snapshot request failed: {_first_line(exc)}"
+            return None
+        out = self.adapter.parse_snapshot(parser, raw, time.time_ns(), sub.market)
+        if isinstance(out, BadMessage):
+            self.parse_errors += 1
+            log.warning("%s: unusable book snapshot (%s)", self.adapter.name, out.detail)
+            return None
+        return next((event for event in out if isinstance(event, BookSnapshot)), None)
 
     # -- health --------------------------------------------------------------------------
     def _set(self, sub: Subscription, state: FeedState, reason: str) -> None:
@@ -348,12 +375,18 @@ class VenueSession:
             parse_errors=self.parse_errors, reason=sub.reason)
 
     def _drop(self, url: str, reason: str) -> None:
-        """Fail the connection at ``url`` (all when unknown) so its loops reconnect."""
+        """Fail the connection at ``url`` so its loops reconnect.
+
+        ``url`` is unknown (``""``) for a subscription that never had a message; then
+        the connections that brought no subscription any data are dropped, never one
+        that is evidently alive (a quiet symbol must not cut its neighbours' streams).
+        """
         import ccxt
 
+        alive = {sub.url for sub in self.subscriptions if sub.url}
         clients = dict(getattr(self.exchange, "clients", None) or {})
         for client_url, client in clients.items():
-            if not url or client_url == url:
+            if client_url == url or (not url and client_url not in alive):
                 client.on_error(ccxt.NetworkError(reason))
 
 
