@@ -81,13 +81,13 @@ class _Marks:
         elif d.sequence != self.book_open:
             return False
         if d.is_last:
-            self.book = d.sequence
+            self.book, self.book_open = d.sequence, -1
         return True
 
     def new_snapshot(self, s: BookSnapshot) -> bool:
         if s.sequence <= self.book:
             return False
-        self.book = self.book_open = s.sequence
+        self.book, self.book_open = s.sequence, -1
         return True
 
 
