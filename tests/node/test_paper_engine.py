@@ -128,6 +128,26 @@ def test_with_the_book_stream_market_orders_walk_the_book() -> None:
                      (Decimal("100.50"), Decimal("0.002"), "taker")]
 
 
+def test_a_book_message_that_moves_the_top_before_its_last_delta_is_quoted() -> None:
+    inst = BTC_GRID
+    quotes: list[tuple[int, int, int, int]] = []
+
+    class Tops(Strategy):
+        name = "tops"
+
+        def on_quote(self, quote: Quote) -> None:
+            quotes.append((quote.bid, quote.bid_size, quote.ask, quote.ask_size))
+
+    paper = _paper(inst, Tops(), book=True)
+    paper.consume(BookSnapshot(inst, 1, 1, ((100, 5),), ((105, 5),), 10))
+    # the first delta raises the best bid; the last one changes a deeper ask only
+    paper.consume(BookDelta(inst, 2, 2, BookSide.BID, 101, 3, 11, False))
+    paper.consume(BookDelta(inst, 2, 2, BookSide.ASK, 107, 1, 11, True))
+    # a message that leaves the top alone is not quoted
+    paper.consume(BookDelta(inst, 3, 3, BookSide.ASK, 108, 1, 12, True))
+    assert quotes == [(100, 5, 105, 5), (101, 3, 105, 5)]
+
+
 def test_predicted_funding_applies_at_its_time_with_the_last_rate() -> None:
     inst = Instrument(symbol="BTCUSDT", venue="BINANCE_USDM", kind=InstrumentKind.
                       LINEAR_PERPETUAL, price_increment=Decimal("0.1"),

@@ -2,7 +2,8 @@
 
 Groups pair by position: the first ``--venue`` goes with the first ``--symbol`` (a
 comma-separated list) and the first ``--streams`` and ``--endpoint``; a group with no
-``--streams`` of its own takes the last one given, and likewise ``--endpoint``. The
+``--streams`` of its own takes the last one given, and likewise ``--endpoint`` (more of
+either than ``--venue`` is an error: the extra ones would pair with no venue). The
 envelope is documented in :mod:`heron.data.feeds.envelope` and docs/venues.md.
 
 Exit codes: 0 stopped by ``--count``, ``--duration`` or a signal (Ctrl-C, SIGTERM);
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from heron.data.feeds.live import FeedRequest
 
 VenueOpt = Annotated[list[str], typer.Option("--venue", help="venue: binanceusdm, okx, bybit, "
-                                             "hyperliquid, mexc, alpaca (repeatable)")]
+                                             "bybitspot, hyperliquid, mexc, alpaca, alpaca-stocks, "
+                                             "alpaca-stocks-sip (repeatable)")]
 SymbolOpt = Annotated[list[str], typer.Option("--symbol", help="symbols of the matching "
                                               "--venue, comma-separated (repeatable)")]
 StreamsOpt = Annotated[list[str] | None, typer.Option(
@@ -37,22 +39,37 @@ EndpointOpt = Annotated[list[str] | None, typer.Option(
 
 def requests_from(venues: list[str], symbols: list[str], streams: list[str] | None,
                   endpoints: list[str] | None) -> list[FeedRequest]:
-    """Positional grouping of the repeated options (see the module docstring)."""
-    from heron.data.feeds.live import FeedRequest  # ccxt loads on first use only
+    """Positional grouping of the repeated options (see the module docstring).
+
+    Venues and streams are checked here, before ccxt (seconds to import) is loaded: a
+    typo is answered at once.
+    """
+    from heron.data.feeds.adapter import adapter_for
 
     if len(symbols) != len(venues):
         raise InputError(f"{len(venues)} --venue but {len(symbols)} --symbol: give each "
                          "--venue its own --symbol (comma-separate several symbols)")
+    for option, given, hint in (
+            ("--streams", streams, "; comma-separate several streams: --streams trades,book"),
+            ("--endpoint", endpoints, "")):
+        if given and len(given) > len(venues):  # the extra ones would pair with no venue
+            raise InputError(f"{len(given)} {option} but {len(venues)} --venue: give each "
+                             f"--venue at most one {option}{hint}")
     stream_texts = streams or ["trades"]
-    out = []
+    groups = []
     for i, (venue, symbol_text) in enumerate(zip(venues, symbols, strict=True)):
         names = tuple(s.strip() for s in symbol_text.split(",") if s.strip())
         if not names:
             raise InputError(f"--symbol for {venue} is empty")
-        text = stream_texts[min(i, len(stream_texts) - 1)]
+        chosen = tuple(parse_streams(stream_texts[min(i, len(stream_texts) - 1)]))
+        adapter = adapter_for(venue)
+        for stream in chosen:
+            adapter.check_stream(stream)
         endpoint = endpoints[min(i, len(endpoints) - 1)] if endpoints else None
-        out.append(FeedRequest(venue, names, tuple(parse_streams(text)), endpoint))
-    return out
+        groups.append((venue, names, chosen, endpoint))
+    from heron.data.feeds.live import FeedRequest  # loads ccxt
+
+    return [FeedRequest(*group) for group in groups]
 
 
 def feed_command(
@@ -67,12 +84,13 @@ def feed_command(
     health: Annotated[bool, typer.Option(help="write feed health lines too")] = True,
 ) -> None:
     """Stream live trades, books, quotes, funding, marks and liquidations as JSON Lines."""
+    requests = requests_from(venue, symbol, streams, endpoint)  # bad input fails first
+
     from heron.data.feeds.envelope import EnvelopeWriter
     from heron.data.feeds.live import run_feeds
     from heron.data.feeds.session import FeedOptions
     from heron.model.feed import FeedHealth
 
-    requests = requests_from(venue, symbol, streams, endpoint)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     writer = EnvelopeWriter()

@@ -40,8 +40,8 @@ from heron.errors import DataError, InvalidConfiguration, VenueUnavailable
 from heron.model.instrument import Instrument, InstrumentKind
 
 __all__ = ["VENUES", "RetryPolicy", "VenueUnavailable", "bar_volume_unit", "catalog_symbol",
-           "instrument_of", "make_client", "market_named", "resolve_market", "retrying",
-           "with_endpoint"]
+           "credentials", "instrument_of", "make_client", "market_named", "resolve_market",
+           "retrying", "with_endpoint"]
 
 VENUES: Mapping[str, str] = {
     "binanceusdm": "BINANCE_USDM",
@@ -88,19 +88,31 @@ def make_client(venue: str, *, endpoint: str | None,
     """
     if venue not in VENUES:
         raise InvalidConfiguration(f"unknown venue {venue!r}; use one of {', '.join(VENUES)}")
-    config: dict[str, Any] = {"enableRateLimit": True}
+    config: dict[str, Any] = {"enableRateLimit": True, **credentials(venue)}
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    key_names = _CREDENTIALS.get(venue)
-    if key_names is not None:
-        config["apiKey"], config["secret"] = (os.environ.get(name, "") for name in key_names)
-        if not (config["apiKey"] and config["secret"]):
-            raise InvalidConfiguration(f"{venue} lists its markets through an authenticated "
-                                       f"API: set {key_names[0]} and {key_names[1]}")
     client = getattr(ccxt, venue)(config)
     if endpoint is not None:
         client.urls["api"] = with_endpoint(client.urls["api"], endpoint)
     return client
+
+
+def credentials(venue: str) -> dict[str, str]:
+    """ccxt's ``apiKey`` and ``secret`` for a venue that wants keys even for public data,
+    from the environment variables its own SDKs read; ``{}`` for the others.
+
+    Missing keys are an :class:`InvalidConfiguration` naming the variables to set, raised
+    before anything is sent (the live feeds of Alpaca use the same keys and check them
+    here too).
+    """
+    key_names = _CREDENTIALS.get(venue)
+    if key_names is None:
+        return {}
+    key, secret = (os.environ.get(name, "") for name in key_names)
+    if not (key and secret):
+        raise InvalidConfiguration(f"{venue} lists its markets through an authenticated "
+                                   f"API: set {key_names[0]} and {key_names[1]}")
+    return {"apiKey": key, "secret": secret}
 
 
 def with_endpoint(urls: Any, endpoint: str) -> Any:
@@ -178,6 +190,9 @@ def market_named(client: Any, symbol: str) -> dict[str, Any]:
     by_id = client.markets_by_id or {}
     if by_id.get(symbol):
         return dict(by_id[symbol][0])
+    for market in markets.values():  # heron's own name (Hyperliquid's coin, e.g. "BTC")
+        if market.get("swap") and catalog_symbol(client.id, market) == symbol:
+            return dict(market)
     names = list(markets) + [name for name in by_id if name not in markets]
     folded = {name.upper(): name for name in names}
     close = difflib.get_close_matches(symbol.upper(), list(folded), n=_CLOSE_MATCHES,

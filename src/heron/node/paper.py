@@ -116,6 +116,7 @@ class PaperEngine(SimNode):
         self._quote_hooks = [s.on_quote for s in strategies
                              if type(s).on_quote is not Strategy.on_quote]
         self._marks = {inst.id: _Marks() for inst in instruments}
+        self._tops: dict[str, Any] = {}  # best bid/ask as of each book's last whole message
         self._funding: dict[tuple[str, int], str] = {}
         self.sample_ns = sample_ns
         self.sample_ts: list[int] = []
@@ -215,13 +216,12 @@ class PaperEngine(SimNode):
     def _delta(self, d: BookDelta) -> None:
         iid = d.instrument.id
         book = self.books[iid]
-        before = (book.best_bid(), book.best_ask()) if d.is_last else None
         book.apply_delta(d)
         if d.is_last:
             self._advance(d.ts_event, self.ctx.slots[iid])
             if self.venue.working[iid]:
                 self.venue.on_book(iid)
-            self._top_changed(d.instrument, book, before, d.ts_event, d.ts_recv)
+            self._top_changed(d.instrument, book, self._tops.get(iid), d.ts_event, d.ts_recv)
 
     def _snapshot(self, s: BookSnapshot) -> None:
         iid = s.instrument.id
@@ -232,8 +232,15 @@ class PaperEngine(SimNode):
 
     def _top_changed(self, inst: Instrument, book: L2Book, before: Any, ts: int,
                      recv: int) -> None:
+        """Tell strategies the best bid/ask when a whole book message moved it.
+
+        ``before`` is the top after the previous message (None: report it anyway), as the
+        tick replay compares them: a message's first delta may move the top and its last
+        leave it, so the top just before the last delta is not the one to compare with.
+        """
         best_bid, best_ask = book.best_bid(), book.best_ask()
-        if (best_bid, best_ask) == before or best_bid is None or best_ask is None:
+        top = self._tops[inst.id] = (best_bid, best_ask)
+        if top == before or best_bid is None or best_ask is None:
             return
         self.portfolio.marks[inst.id] = (best_bid[0] + best_ask[0]) // 2
         if self._quote_hooks:

@@ -26,7 +26,7 @@ import msgspec
 
 from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
-from heron.data.feeds.session import FeedOptions, VenueSession
+from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream, parse_streams
 from heron.errors import EngineError, InputError
 from heron.model.feed import FeedHealth
@@ -111,8 +111,8 @@ async def run_paper(cfg: PaperConfig, state: PaperState, *, endpoint: str | None
                     on_status: Callable[[PaperStatus], None] | None = None) -> PaperStatus:
     """Run (or resume) the paper run in ``state`` until a stop condition."""
     adapter = adapter_for(cfg.venue)
-    session = VenueSession(adapter, cfg.symbols, parse_streams(",".join(cfg.streams)),
-                           _ignore, _with_endpoint(options, endpoint))
+    session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
+                              _with_endpoint(options, endpoint))
     await session.open()
     try:
         instruments = _instruments(state, cfg, session.instruments)
@@ -147,7 +147,7 @@ def _instruments(state: PaperState, cfg: PaperConfig, live: list[Instrument]
     return old
 
 
-async def _run(cfg: PaperConfig, state: PaperState, session: VenueSession,
+async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                instruments: list[Instrument], rule: Any, stop_after: int | None,
                duration_s: float | None,
                on_status: Callable[[PaperStatus], None] | None) -> PaperStatus:
@@ -175,7 +175,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: VenueSession,
     return status
 
 
-async def _live(session: VenueSession, engine: PaperEngine, log: InputLog,
+async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
                 status: PaperStatus, stop_after: int | None, duration_s: float | None,
                 on_status: Callable[[PaperStatus], None] | None) -> None:
     done = asyncio.Event()

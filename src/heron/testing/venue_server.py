@@ -16,8 +16,10 @@ Knobs, callable from the test's thread while clients are connected:
 
 * :meth:`drop` closes every connection abruptly (no close frame), as a network cut does;
 * :meth:`stall` stops sending anything, pongs included, for some seconds;
-* :meth:`inject` sends a frame of the test's choosing (garbage) on the next data turn;
-* :meth:`skip` leaves out the next ``n`` frames of a topic (a sequence gap in a book);
+* :meth:`inject` sends a frame of the test's choosing (garbage) to every connected
+  client, on its next data turn;
+* :meth:`skip` leaves out the next ``n`` frames of a topic, whichever connection would
+  have sent them (a sequence gap in a book);
 * :meth:`hold` keeps data back until released (a client can finish subscribing first).
 
 The server runs its own event loop on a daemon thread and listens on a port the OS
@@ -128,7 +130,8 @@ class VenueServer:
         self._stall_until = 0.0
         self._held = threading.Event()
         self._held.set()
-        self._inject: list[str | bytes] = []
+        self._inject: list[str | bytes] = []   # every injected message; each pump keeps
+                                                # its own place in it
         self._skip: dict[str, int] = {}
         self._lock = threading.Lock()
         self.port = 0
@@ -179,8 +182,7 @@ class VenueServer:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def _shutdown(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+        await asyncio.gather(*(ws.close() for ws in list(self._sockets)))
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -219,12 +221,14 @@ class VenueServer:
         self._stall_until = time.monotonic() + seconds
 
     def inject(self, message: str | bytes) -> None:
-        """Send ``message`` to every client on its next data turn."""
+        """Send ``message`` to every client connected now, on its next data turn."""
         with self._lock:
             self._inject.append(message)
 
     def skip(self, topic: str, n: int = 1) -> None:
-        """Leave out the next ``n`` frames of ``topic`` (on every connection)."""
+        """Leave out the next ``n`` frames of ``topic``, on whichever connections they were
+        due (counted across connections: a replay restarting on a new one is not skipped
+        again)."""
         with self._lock:
             self._skip[topic] = self._skip.get(topic, 0) + n
 
@@ -248,20 +252,26 @@ class VenueServer:
 
     # -- WebSocket -------------------------------------------------------------------------
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        # pings answered here, not by aiohttp, so that a stall silences pongs too; a
+        # client that does not answer the close handshake holds stop() up one second
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=0, timeout=1.0)
         await ws.prepare(request)
         self.connections += 1
         self._sockets.add(ws)
         session = WsSession(request.path, dict(request.query))
         self.profile.on_open(session)
+        await self._flush(ws, session)  # a welcome is a reply: it goes out during a hold
         pump = asyncio.create_task(self._pump(ws, session))
         try:
             async for msg in ws:
+                if msg.type is WSMsgType.PING:
+                    await self._wait_stall(ws)
+                    await ws.pong(msg.data)
+                    continue
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
                 self.received.append((request.path, msg.data))
-                while time.monotonic() < self._stall_until:
-                    await asyncio.sleep(0.01)
+                await self._wait_stall(ws)
                 self.profile.on_message(session, msg.data)
                 await self._flush(ws, session)
         finally:
@@ -287,9 +297,10 @@ class VenueServer:
         """Send the recording to this client, topic by topic as it subscribes."""
         profile, frames = self.profile, self._frames
         i = 0
+        injected = len(self._inject)  # messages injected before this client came: not its
         start_wall, start_rec = time.monotonic(), frames[0].ts if frames else 0
         while not ws.closed and i < len(frames):
-            await self._wait_turn(ws, session)
+            injected = await self._wait_turn(ws, session, injected)
             frame = frames[i]
             if not profile.wants(session, frame):
                 if not session.topics:
@@ -310,20 +321,26 @@ class VenueServer:
             if i % 64 == 0:
                 await asyncio.sleep(0)  # let replies and other clients through
         while not ws.closed and self.idle_after_end:
-            await self._wait_turn(ws, session)
+            injected = await self._wait_turn(ws, session, injected)
             await asyncio.sleep(0.01)
 
-    async def _wait_turn(self, ws: web.WebSocketResponse, session: WsSession) -> None:
+    async def _wait_stall(self, ws: web.WebSocketResponse) -> None:
+        while time.monotonic() < self._stall_until and not ws.closed:
+            await asyncio.sleep(0.01)
+
+    async def _wait_turn(self, ws: web.WebSocketResponse, session: WsSession,
+                         injected: int) -> int:
+        """Wait out a stall or hold, send what is pending; the new place in the injected."""
         while (time.monotonic() < self._stall_until or not self._held.is_set()) \
                 and not ws.closed:
             await asyncio.sleep(0.01)
         if session.outbox:
             await self._flush(ws, session)
-        if self._inject:
-            with self._lock:
-                extra, self._inject = self._inject, []
-            for message in extra:
-                await self._send(ws, message)
+        with self._lock:
+            extra = self._inject[injected:]
+        for message in extra:
+            await self._send(ws, message)
+        return injected + len(extra)
 
     def _skipped(self, topic: str) -> bool:
         with self._lock:

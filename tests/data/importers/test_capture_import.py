@@ -259,7 +259,7 @@ def test_mark_funding_and_liquidation_rows_from_fixture_messages(tmp_path: Path)
     assert funding.row(0) == (1562306400000 * 10**6, 1_700_000_000_000_000_002,
                               Decimal("0.000381670000000000"))
     assert batches[DataKind.LIQUIDATIONS].row(0) == (
-        1568014460893 * 10**6, 1_700_000_000_000_000_001, -1, 991000000000, 14, 2)
+        1568014460893 * 10**6, 1_700_000_000_000_000_001, -1, 991000000000, 14, 0)
 
 
 def test_agg_trades_are_left_out_when_the_trade_stream_is_there(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def test_dict_book_records_keep_the_numbering_of_the_json_path() -> None:
     ({"T": "o", "S": "BTC/USD", "t": "2022-03-09T05:00:02Z", "b": 5}, BadKind.MALFORMED),
     ({"T": "o", "S": "BTC/USD", "t": "2022-03-09T05:00:02Z", "r": "yes"}, BadKind.MALFORMED),
     ({"T": "b", "S": "AAPL"}, BadKind.UNSUPPORTED),
-    ({"T": "error", "code": 406, "msg": "connection limit exceeded"}, BadKind.UNSUPPORTED),
+    ({"T": "error", "code": 406, "msg": "connection limit exceeded"}, BadKind.VENUE_ERROR),
     ({"S": "AAPL"}, BadKind.UNSUPPORTED),
     ("not a dict", BadKind.MALFORMED),
 ])
@@ -331,7 +331,7 @@ def test_control_frames_are_none_for_ccxt(raw: str) -> None:
     (b'{"T":"t"}', BadKind.MALFORMED),
     (b"[1]", BadKind.MALFORMED),
     (b'[{"S":"AAPL"}]', BadKind.MALFORMED),
-    (b'[{"T":"error","code":402,"msg":"auth failed"}]', BadKind.UNSUPPORTED),
+    (b'[{"T":"error","code":402,"msg":"auth failed"}]', BadKind.VENUE_ERROR),
     (b'[{"T":"b","S":"BTC/USD","o":1,"h":1,"l":1,"c":1,"v":1,"t":"2024-03-12T10:30:00Z"}]',
      BadKind.UNSUPPORTED),
     (b'[{"T":"zz","S":"BTC/USD"}]', BadKind.UNSUPPORTED),
@@ -355,9 +355,19 @@ def test_bad_frame_is_returned_with_its_text_and_counted(raw: bytes, kind: BadKi
     assert (parser.bad, parser.messages) == ({kind: 1}, 1)
 
 
-def test_venue_error_keeps_code_and_text() -> None:
+def test_venue_error_is_a_venue_error_with_code_and_text() -> None:
+    """VENUE_ERROR, not UNSUPPORTED: a live session counts it and still hands the frame to
+    ccxt, whose login or subscribe may be waiting for exactly this answer."""
     out = bad(AlpacaParser(ALL), '[{"T":"error","code":405,"msg":"symbol limit exceeded"}]')
-    assert out.detail == "venue error 405: symbol limit exceeded"
+    assert (out.kind, out.detail) == (BadKind.VENUE_ERROR, "venue error 405: symbol limit exceeded")
+
+
+def test_venue_error_record_from_alpaca_py_is_a_venue_error() -> None:
+    parser = AlpacaParser(ALL)
+    out = parser.parse_records([{"T": "error", "code": 402, "msg": "auth failed"}], TS)
+    assert isinstance(out, BadMessage)
+    assert (out.kind, out.detail) == (BadKind.VENUE_ERROR, "venue error 402: auth failed")
+    assert parser.bad == {BadKind.VENUE_ERROR: 1}
 
 
 def test_a_bad_record_spoils_only_itself_in_a_batched_frame() -> None:

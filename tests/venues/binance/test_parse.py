@@ -189,7 +189,7 @@ def test_delivery_mark_price_has_no_funding_event() -> None:
     (b'{"stream":"btcusdt@depth5@100ms","data":{"e":"depthUpdate"}}', BadKind.UNSUPPORTED),
     (b'{"e":"24hrTicker","s":"BTCUSDT"}', BadKind.UNSUPPORTED),
     (b'{"hello":"world"}', BadKind.UNSUPPORTED),
-    (b'{"error":{"code":2,"msg":"Invalid request"},"id":1}', BadKind.UNSUPPORTED),
+    (b'{"error":{"code":2,"msg":"Invalid request"},"id":1}', BadKind.VENUE_ERROR),
     (b'{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT"}}', BadKind.MALFORMED),
     (b'{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":1,"p":"1.00","q":"1.000","m":true}',
      BadKind.UNKNOWN_SYMBOL),

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heron.model.book import L2Book
 from heron.model.data import (
@@ -64,6 +66,13 @@ def fixture(name: str) -> str:
 
 def capture_lines() -> list[str]:
     return need(CAPTURE).read_text().splitlines()
+
+
+def capture_lines_or_empty() -> list[bytes]:
+    """Real lines to cut short, read at collection time (no skip possible there)."""
+    if not CAPTURE.exists():
+        return [b'{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1}']
+    return [line.encode() for line in CAPTURE.read_text().splitlines()[:5]]
 
 
 def events(p: BybitParser, raw: str | bytes) -> list[Any]:
@@ -173,22 +182,66 @@ def test_linear_ticker_snapshot_gives_rounded_mark_and_index_and_the_next_fundin
     assert Decimal(d["markPrice"]) % BTC.price_increment  # the mark really was between ticks
 
 
-def test_ticker_delta_gives_only_what_it_carries() -> None:
-    """Deltas carry only changed fields; a stateless parser cannot fill in the rest."""
+def ticker_delta(p: BybitParser, symbol: str = "BTCUSDT", **fields: str) -> list[Any]:
+    """A ``tickers`` delta of the recorded message's envelope, carrying only ``fields``."""
     base = json.loads(fixture("ws_ticker_linear.json"))
+    msg = {**base, "topic": f"tickers.{symbol}", "type": "delta",
+           "data": {"symbol": symbol, **fields}}
+    return events(p, json.dumps(msg))
+
+
+def test_ticker_delta_gives_a_mark_only_when_the_mark_changed() -> None:
     p = parser()
-
-    def delta(**fields: str) -> list[Any]:
-        msg = {**base, "type": "delta", "data": {"symbol": "BTCUSDT", **fields}}
-        return events(p, json.dumps(msg))
-
-    assert delta(bid1Price="17215.50", bid1Size="84.489") == []
-    [mark] = delta(markPrice="17220.01")
+    events(p, fixture("ws_ticker_linear.json"))
+    assert ticker_delta(p, bid1Price="17215.50", bid1Size="84.489") == []
+    [mark] = ticker_delta(p, markPrice="17220.01")
     assert (mark.mark, mark.index) == (rounded(BTC, "17220.01"), None)
-    assert delta(fundingRate="-0.0002") == []  # no nextFundingTime: no funding event
-    assert [type(e) for e in delta(fundingRate="0.0001", nextFundingTime="1673308800000")] == [
-        FundingRate]
     assert not p.bad
+
+
+def test_ticker_delta_funding_takes_its_missing_half_from_the_stream_so_far() -> None:
+    """Deltas carry only changed fields: a new rate keeps the snapshot's funding time,
+    a new funding time keeps the last rate."""
+    p = parser()
+    msg = json.loads(fixture("ws_ticker_linear.json"))
+    events(p, fixture("ws_ticker_linear.json"))
+    assert ticker_delta(p, fundingRate="-0.0002") == [
+        FundingRate(BTC, int(msg["data"]["nextFundingTime"]) * MS, TS, "-0.0002")]
+    assert ticker_delta(p, nextFundingTime="1673308800000") == [
+        FundingRate(BTC, 1673308800000 * MS, TS, "-0.0002")]
+    assert ticker_delta(p, markPrice="17220.01", fundingRate="0.0001") == [
+        MarkPrice(BTC, msg["ts"] * MS, TS, rounded(BTC, "17220.01")),
+        FundingRate(BTC, 1673308800000 * MS, TS, "0.0001")]
+    assert not p.bad
+
+
+def test_ticker_delta_before_any_snapshot_has_no_funding_time_to_use() -> None:
+    p = parser()
+    assert ticker_delta(p, fundingRate="-0.0002") == []
+    assert [type(e) for e in ticker_delta(p, nextFundingTime="1673308800000")] == [FundingRate]
+
+
+def test_ticker_snapshot_starts_afresh_and_symbols_are_remembered_apart() -> None:
+    p = parser()
+    events(p, fixture("ws_ticker_linear.json"))
+    msg = json.loads(fixture("ws_ticker_linear.json"))
+    del msg["data"]["nextFundingTime"]
+    assert [type(e) for e in events(p, json.dumps(msg))] == [MarkPrice]
+    assert ticker_delta(p, fundingRate="0.0003") == []  # the new snapshot had no time
+    assert ticker_delta(p, "XRPUSDT", fundingRate="0.0003") == []  # nor has XRPUSDT
+
+
+def test_a_refused_ticker_delta_changes_nothing_remembered() -> None:
+    p = parser()
+    d = json.loads(fixture("ws_ticker_linear.json"))["data"]
+    events(p, fixture("ws_ticker_linear.json"))
+    base = json.loads(fixture("ws_ticker_linear.json"))
+    bad_delta = {**base, "type": "delta", "data": {"symbol": "BTCUSDT", "fundingRate": "0.0001",
+                                                   "nextFundingTime": "soon"}}
+    assert bad(p, json.dumps(bad_delta)).kind is BadKind.MALFORMED
+    assert [type(e) for e in ticker_delta(p, markPrice="17220.01")] == [MarkPrice]
+    [funding] = ticker_delta(p, fundingRate="0.0002")
+    assert (funding.ts_event, funding.rate) == (int(d["nextFundingTime"]) * MS, "0.0002")
 
 
 def test_spot_ticker_gives_no_events_and_dated_future_no_funding() -> None:
@@ -244,12 +297,12 @@ def test_control_fixtures_give_none(name: str) -> None:
     ("ws_subscription_failure.json", "Invalid topic: invalid.topic.BTCUSDT"),
     ("ws_auth_failure.json", "Invalid apikey"),
 ])
-def test_venue_refusal_is_unsupported_with_its_message(name: str, text: str) -> None:
+def test_venue_refusal_is_a_venue_error_with_its_message(name: str, text: str) -> None:
     p = parser()
     out = bad(p, fixture(name))
-    assert out.kind is BadKind.UNSUPPORTED
+    assert out.kind is BadKind.VENUE_ERROR
     assert text in out.detail
-    assert p.bad == {BadKind.UNSUPPORTED: 1}
+    assert p.bad == {BadKind.VENUE_ERROR: 1}
 
 
 _TRADE = ('{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,'
@@ -280,6 +333,12 @@ _TRADE = ('{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":
     (_TRADE % ("BTCUSDT", "Hold", "1.000", "1.00"), BadKind.MALFORMED),
     ('{"topic":"tickers.BTCUSDT","type":"snapshot","ts":1,"data":{"symbol":"BTCUSDT",'
      '"fundingRate":"0.0001","nextFundingTime":"soon"}}', BadKind.MALFORMED),
+    ('{"topic":"tickers.BTCUSDT","type":"snapshot","ts":1,"data":{"symbol":"BTCUSDT",'
+     '"fundingRate":"0.0001","nextFundingTime":"1673280000000.5"}}', BadKind.MALFORMED),
+    ('{"topic":"tickers.BTCUSDT","type":"snapshot","ts":1,"data":{"symbol":"BTCUSDT",'
+     '"fundingRate":"1e-4","nextFundingTime":"1673280000000"}}', BadKind.MALFORMED),
+    ('{"topic":"tickers.BTCUSDT","type":"delta","ts":1,"data":{"symbol":"BTCUSDT",'
+     '"markPrice":"-5"}}', BadKind.MALFORMED),
     ('{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,'
      '"s":"BTCUSDT","S":"Long","v":"1.000","p":"1.00"}]}', BadKind.MALFORMED),
 ])
@@ -295,6 +354,35 @@ def test_undecodable_bytes_are_kept_as_replaced_text() -> None:
     out = bad(parser(), b"\xff\xfe{")
     assert out.kind is BadKind.MALFORMED
     assert out.raw == b"\xff\xfe{".decode("utf-8", "replace")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=80), st.text(max_size=80).map(str.encode),
+                 st.sampled_from(capture_lines_or_empty()).map(lambda s: s[:len(s) // 3])))
+def test_garbage_is_never_none_and_never_raises(raw: bytes) -> None:
+    """``None`` goes to ccxt, whose JSON parser would raise on garbage: only JSON objects."""
+    out = parser().parse(raw, TS)
+    if out is None:
+        assert isinstance(json.loads(raw), dict)
+
+
+def test_bytes_and_text_give_the_same_events() -> None:
+    raw = fixture("ws_orderbook_delta.json")
+    assert events(parser(), raw.encode()) == events(parser(), raw)
+
+
+def test_ticker_without_a_symbol_in_data_takes_the_topic_symbol() -> None:
+    raw = ('{"topic":"tickers.BTCUSDT","type":"delta","ts":7,'
+           '"data":{"markPrice":"17217.30"}}')
+    [mark] = events(parser(), raw)
+    assert (mark.instrument, mark.mark, mark.ts_event) == (BTC, 172173, 7 * MS)
+
+
+def test_liquidation_time_spelled_update_time_is_read_too() -> None:
+    raw = ('{"topic":"liquidation.BTCUSDT","type":"snapshot","ts":9,"data":{"updateTime":8,'
+           '"symbol":"BTCUSDT","side":"Sell","size":"0.003","price":"43511.70"}}')
+    [liq] = events(parser(), raw)
+    assert liq == Liquidation(BTC, 8 * MS, TS, OrderSide.BUY, 435117, 3)
 
 
 def test_retired_pre_v5_capture_is_refused_never_parsed() -> None:

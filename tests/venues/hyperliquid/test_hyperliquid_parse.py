@@ -267,7 +267,7 @@ GARBAGE = [
     (b'{"hello":"world"}', BadKind.MALFORMED),
     (b'{"channel":5,"data":{}}', BadKind.MALFORMED),
     (b'{"channel":"error","data":"Invalid subscription {\\"type\\":\\"l2Bok\\"}"}',
-     BadKind.UNSUPPORTED),
+     BadKind.VENUE_ERROR),
     (b'{"channel":"candle","data":{"s":"BTC"}}', BadKind.UNSUPPORTED),
     (b'{"channel":"activeSpotAssetCtx","data":{"coin":"@107","ctx":{}}}', BadKind.UNSUPPORTED),
     (b'{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[]]}}', BadKind.MALFORMED),

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from heron.data.feeds.streams import Stream
 from heron.errors import InputError
@@ -33,6 +33,9 @@ from heron.model.data import (
 )
 from heron.model.instrument import Instrument
 from heron.venues.wire import BadKind, BadMessage
+
+if TYPE_CHECKING:
+    from heron.data.feeds.session import FeedOptions, LiveSession
 
 MarketEvent = Trade | Quote | BookDelta | BookSnapshot | FundingRate | MarkPrice | Liquidation
 
@@ -88,6 +91,19 @@ class VenueAdapter:
                        market: Mapping[str, Any]) -> list[Any] | BadMessage:
         raise NotImplementedError
 
+    def session(self, symbols: Sequence[str], streams: Sequence[Stream],
+                emit: Callable[[object], None], options: FeedOptions) -> LiveSession:
+        """The session that runs this venue live: ccxt.pro's
+        :class:`~heron.data.feeds.session.VenueSession`, unless the venue is reached through
+        a client library of its own (Alpaca's US equities: alpaca-py)."""
+        from heron.data.feeds.session import VenueSession
+
+        return VenueSession(self, symbols, streams, emit, options)
+
+    def check_market(self, stream: Stream, market: Mapping[str, Any]) -> None:
+        """Refuse (``InputError``) a stream this market does not have (a spot pair's
+        funding); checked at start, before anything is subscribed."""
+
     def check_stream(self, stream: Stream) -> None:
         if stream in self.streams:
             return
@@ -101,9 +117,12 @@ ADAPTERS: Mapping[str, str] = {
     "binanceusdm": "heron.venues.binance.feed:BinanceUsdmAdapter",
     "okx": "heron.venues.okx.feed:OkxAdapter",
     "bybit": "heron.venues.bybit.feed:BybitAdapter",
+    "bybitspot": "heron.venues.bybit.feed:BybitSpotAdapter",
     "hyperliquid": "heron.venues.hyperliquid.feed:HyperliquidAdapter",
     "mexc": "heron.venues.mexc.feed:MexcAdapter",
     "alpaca": "heron.venues.alpaca.feed:AlpacaCryptoAdapter",
+    "alpaca-stocks": "heron.venues.alpaca.stocks:AlpacaStocksAdapter",
+    "alpaca-stocks-sip": "heron.venues.alpaca.stocks:AlpacaSipAdapter",
 }
 
 

@@ -9,9 +9,9 @@ Each line is one event::
 ``symbol`` is the venue's own id (the catalog's name for it); ``type`` says what
 ``data`` holds: ``trade``, ``quote`` (bid, ask, bid_size, ask_size, sequence),
 ``book_snapshot`` (bids, asks: ``[[price, size], ...]`` best first; sequence),
-``book_delta`` (side, price, size -- ``"0"`` removes the level --, sequence,
-first_sequence, prev_sequence, is_last), ``funding`` (rate, applying at ``ts_event``),
-``mark`` (mark, index), ``liquidation`` (side of the forced order, price, size) and
+``book_delta`` (side, price, size -- zero, e.g. ``"0.000"``, removes the level --,
+sequence, first_sequence, prev_sequence, is_last), ``funding`` (rate, applying at
+``ts_event``), ``mark`` (mark, index), ``liquidation`` (side of the forced order, price, size) and
 ``health`` (the feed's own state: see :class:`~heron.model.feed.FeedHealth`; stream is
 the subscription's, ts_event = ts_recv = when it was measured). Prices and sizes are
 decimal strings, exact: the instrument's ticks and lots written out, never floats.
@@ -88,9 +88,12 @@ class EnvelopeWriter:
                           "last_message_age_ns": event.last_message_age_ns,
                           "messages": event.messages, "reconnects": event.reconnects,
                           "gaps": event.gaps, "parse_errors": event.parse_errors})
+        convert = _DATA.get(type(event)) or next(  # a venue's subclass of a model type
+            (f for model, f in _DATA.items() if isinstance(event, model)), None)
+        if convert is None:
+            raise TypeError(f"the feed envelope has no line for a {type(event).__name__}")
         inst: Instrument = event.instrument
-        t = self._of(inst)
-        kind, stream, data = _DATA[type(event)](event, t)
+        kind, stream, data = convert(event, self._of(inst))
         venue = _VENUE_NAMES.get(inst.venue, inst.venue)
         return _line(venue, inst.symbol, stream, kind, event.ts_event, event.ts_recv, data)
 

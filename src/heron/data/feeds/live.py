@@ -1,10 +1,11 @@
 """Any number of venues, symbols and streams as one live event stream.
 
-:func:`run_feeds` opens one :class:`~heron.data.feeds.session.VenueSession` per venue
-request (all of them before any data flows, so a bad symbol fails the whole command
-at once, before output starts), runs them on one event loop, and stops on a count of
-market events, a duration, or a signal. Every event, health included, goes to one
-``emit``; they arrive in the order the frames were read.
+:func:`run_feeds` opens one session per venue request (``adapter.session``: a
+:class:`~heron.data.feeds.session.VenueSession`, or the venue's own), all of them before
+any data flows, so a bad symbol fails the whole command at once, before output starts;
+runs them on one event loop, and stops on a count of market events, a duration, or a
+signal. Every event, health included, goes to one ``emit``; they arrive in the order the
+frames were read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from heron.data.feeds.adapter import adapter_for
-from heron.data.feeds.session import FeedOptions, VenueSession
+from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream
 from heron.model.feed import FeedHealth
 
@@ -36,17 +37,17 @@ class FeedRun:
     """What a run did: market events passed on, and the sessions (for their counters)."""
 
     events: int = 0
-    sessions: list[VenueSession] = field(default_factory=list)
+    sessions: list[LiveSession] = field(default_factory=list)
     stopped_by: str = ""
 
 
 def sessions_for(requests: Sequence[FeedRequest], emit: Callable[[object], None],
-                 options: FeedOptions) -> list[VenueSession]:
+                 options: FeedOptions) -> list[LiveSession]:
     """One session per request; unknown venues and streams fail here, before any I/O."""
     out = []
     for req in requests:
         opts = replace(options, endpoint=req.endpoint or options.endpoint)
-        out.append(VenueSession(adapter_for(req.venue), req.symbols, req.streams, emit, opts))
+        out.append(adapter_for(req.venue).session(req.symbols, req.streams, emit, opts))
     return out
 
 
@@ -86,7 +87,7 @@ async def run_feeds(requests: Sequence[FeedRequest], emit: Callable[[object], No
     return run
 
 
-async def _close(sessions: Sequence[VenueSession], tasks: Sequence[asyncio.Task[None]]) -> None:
+async def _close(sessions: Sequence[LiveSession], tasks: Sequence[asyncio.Task[None]]) -> None:
     for session in sessions:
         await session.stop()
     for task in tasks:

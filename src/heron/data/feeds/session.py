@@ -1,5 +1,10 @@
 """One venue's live market data: connect, subscribe, keep it up, and say how it is doing.
 
+What every session shares whatever library speaks to the venue (subscriptions and their
+health, reconnecting with backoff, the stale watchdog) is :class:`LiveSession`; a venue
+reached through a library of its own rather than ccxt (Alpaca's US equities, through
+alpaca-py) subclasses it too, so health means the same on every venue.
+
 A :class:`VenueSession` owns one ccxt.pro exchange (tapped: heron parses the frames,
 :mod:`heron.data.feeds.tap`) and one subscription per ``(stream, symbol)``. Each
 subscription runs its own loop: ask ccxt to subscribe, wait until the connection ends,
@@ -18,9 +23,10 @@ strategy behind it sees the data with no queue in between.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,28 +83,184 @@ class Subscription:
     gaps: int = 0
 
 
-class VenueSession:
-    """Live market data of some symbols and streams of one venue."""
+class LiveSession:
+    """What every live session shares, whichever client library speaks to the venue.
+
+    Its subscriptions and their :class:`FeedHealth`, one loop per connection that
+    reconnects with backoff (:meth:`_keep`), the watchdog that reports health on a timer
+    and drops connections gone quiet (:meth:`_watch`), and the one ``emit`` everything
+    leaves through. A subclass connects (``open``, ``run`` through :meth:`_run_loops`,
+    ``stop``) and says what dropping a stale connection means (:meth:`_drop_stale`).
+    """
+
+    def __init__(self, venue: str, emit: Emit, options: FeedOptions | None) -> None:
+        self.venue = venue
+        self.emit = emit
+        self.options = options or FeedOptions()
+        self.subscriptions: list[Subscription] = []
+        self.parse_errors = 0
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self) -> None:
+        """Reach the venue's REST API, resolve the symbols: before any data flows."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        """Keep every subscription up until :meth:`stop` (or cancellation)."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Stop every loop and close the connections; health says STOPPED."""
+        raise NotImplementedError
+
+    def redirect(self, emit: Emit) -> None:
+        """Send everything to ``emit`` from now on (a paper run, once it has replayed)."""
+        self.emit = emit
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        seen: dict[str, Instrument] = {}
+        for sub in self.subscriptions:
+            seen.setdefault(sub.instrument.id, sub.instrument)
+        return list(seen.values())
+
+    # -- the loops ---------------------------------------------------------------------------
+    async def _run_loops(self, loops: Sequence[Coroutine[Any, Any, None]]) -> None:
+        """Run ``loops`` and the watchdog until :meth:`stop` (or cancellation)."""
+        self._tasks = [asyncio.create_task(loop) for loop in loops]
+        self._tasks.append(asyncio.create_task(self._watch()))
+        try:
+            await asyncio.gather(*self._tasks)
+        except asyncio.CancelledError:
+            if not self._stopping:  # stop() cancelled the loops: that is a normal end
+                raise
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _stop_loops(self) -> None:
+        """The first half of every ``stop``: no more reconnecting, health says STOPPED."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for sub in self.subscriptions:
+            self._set(sub, FeedState.STOPPED, "stopped")
+
+    async def _keep(self, subs: Sequence[Subscription], connect: Callable[[], Awaitable[None]],
+                    on_drop: Callable[[], None] | None = None) -> None:
+        """Connect, wait until the connection ends, back off, connect again: until stop.
+
+        ``connect`` returns or raises when the connection ends; every subscription in
+        ``subs`` rides on that connection and changes state with it. ``on_drop`` runs
+        when it has ended (a book must not be trusted across the gap).
+        """
+        backoff = self.options.backoff()
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            started = loop.time()
+            armed = time.time_ns()
+            for sub in subs:
+                sub.armed_ns = armed
+            try:
+                await connect()
+                reason = "the connection ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = _first_line(exc)
+            if self._stopping:
+                return
+            backoff.connected_for(loop.time() - started)
+            if on_drop is not None:
+                on_drop()
+            for sub in subs:
+                sub.reconnects += 1
+                self._set(sub, FeedState.RECONNECTING, reason)
+            await asyncio.sleep(backoff.next_delay())
+            for sub in subs:
+                if sub.state is FeedState.RECONNECTING:
+                    self._set(sub, FeedState.CONNECTING, reason)
+
+    async def _watch(self) -> None:
+        """Health on a timer; stale streams dropped so their loops reconnect."""
+        opts = self.options
+        tick = min(1.0, opts.stale_after_s / 4, opts.health_every_s)
+        stale_ns = int(opts.stale_after_s * 1e9)
+        next_report = 0.0
+        started = time.time_ns()
+        while not self._stopping:
+            await asyncio.sleep(tick)
+            now = time.time_ns()
+            for sub in self.subscriptions:
+                if self._may_be_quiet(sub, now):
+                    sub.armed_ns = now  # the stale clock starts when quiet is not allowed
+                    continue
+                if sub.state in (FeedState.RECONNECTING, FeedState.RESYNCING):
+                    continue
+                since = max(sub.last_ns, sub.armed_ns) or started
+                if now - since > stale_ns and sub.state is not FeedState.STALE:
+                    self._set(sub, FeedState.STALE,
+                              f"no {sub.stream.value} message for {opts.stale_after_s:g}s")
+                    self._drop_stale(sub)
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + opts.health_every_s
+                for sub in self.subscriptions:
+                    self.emit(self.health(sub, now))
+
+    def _may_be_quiet(self, sub: Subscription, now: int) -> bool:
+        """Whether ``sub`` may go without data at ``now`` (funding and liquidations: venues
+        publish them rarely)."""
+        return sub.stream in _QUIET
+
+    def _drop_stale(self, sub: Subscription) -> None:
+        """End the connection ``sub`` rides on, so that its loop reconnects."""
+        raise NotImplementedError
+
+    def _arrived(self, sub: Subscription, url: str, ts_recv: int) -> None:
+        """Data for ``sub`` came in at ``ts_recv``: counted, and LIVE if it was not."""
+        sub.last_ns, sub.url = ts_recv, url
+        sub.messages += 1
+        if sub.state is not FeedState.LIVE and sub.state is not FeedState.RESYNCING:
+            self._set(sub, FeedState.LIVE, "data arriving")
+
+    # -- health --------------------------------------------------------------------------
+    def _set(self, sub: Subscription, state: FeedState, reason: str) -> None:
+        if sub.state is state and sub.reason == reason:
+            return
+        sub.state, sub.reason = state, reason
+        if state in (FeedState.RECONNECTING, FeedState.STALE, FeedState.RESYNCING):
+            log.warning("%s %s %s: %s (%s)", self.venue, sub.symbol, sub.stream.value,
+                        state.value, reason)
+        self.emit(self.health(sub, time.time_ns()))
+
+    def health(self, sub: Subscription, now: int) -> FeedHealth:
+        return FeedHealth(
+            ts=now, venue=self.venue, symbol=sub.instrument.symbol,
+            stream=sub.stream.value,
+            state=sub.state, last_message_age_ns=now - sub.last_ns if sub.last_ns else -1,
+            messages=sub.messages, reconnects=sub.reconnects, gaps=sub.gaps,
+            parse_errors=self.parse_errors, reason=sub.reason)
+
+
+class VenueSession(LiveSession):
+    """Live market data of some symbols and streams of one venue, through ccxt.pro."""
 
     def __init__(self, adapter: VenueAdapter, symbols: Sequence[str],
                  streams: Sequence[Stream], emit: Emit,
                  options: FeedOptions | None = None) -> None:
         for stream in streams:
             adapter.check_stream(stream)
+        super().__init__(adapter.name, emit, options)
         self.adapter = adapter
         self.symbols, self.streams = list(symbols), list(streams)
-        self.emit = emit
-        self.options = options or FeedOptions()
-        self.subscriptions: list[Subscription] = []
-        self.parse_errors = 0
         self.ccxt_errors = 0
         self.exchange: Any = None
         self._parser: FeedParser | None = None
         self._by_key: dict[tuple[Stream, str], Subscription] = {}
         self._books: dict[str, BookSync] = {}
         self._resyncing: set[str] = set()   # instruments with a REST snapshot on its way
-        self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
 
     # -- start ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -130,6 +292,7 @@ class VenueSession:
             inst = instrument_of(self.exchange, market)
             instruments[self.adapter.native_symbol(market)] = inst
             for stream in self.streams:
+                self.adapter.check_market(stream, market)
                 sub = Subscription(stream, str(market["symbol"]), market, inst)
                 self.subscriptions.append(sub)
                 self._by_key[(stream, inst.id)] = sub
@@ -157,94 +320,36 @@ class VenueSession:
                 await asyncio.sleep(backoff.next_delay())
 
     def redirect(self, emit: Emit) -> None:
-        """Send everything to ``emit`` from now on (a paper run, once it has replayed)."""
-        self.emit = emit
+        super().redirect(emit)
         for book in self._books.values():
             book.emit = emit
 
-    @property
-    def instruments(self) -> list[Instrument]:
-        seen: dict[str, Instrument] = {}
-        for sub in self.subscriptions:
-            seen.setdefault(sub.instrument.id, sub.instrument)
-        return list(seen.values())
-
     # -- run -----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Keep every subscription up until :meth:`stop` (or cancellation)."""
         if self._parser is None:
             await self.open()
-        self._tasks = [asyncio.create_task(self._keep(sub)) for sub in self.subscriptions]
-        self._tasks.append(asyncio.create_task(self._watch()))
-        try:
-            await asyncio.gather(*self._tasks)
-        except asyncio.CancelledError:
-            if not self._stopping:  # stop() cancelled the loops: that is a normal end
-                raise
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._run_loops([
+            self._keep([sub], functools.partial(self._subscribed, sub),
+                       functools.partial(self._dropped, sub))
+            for sub in self.subscriptions])
 
     async def stop(self) -> None:
-        """Stop every loop and close the connections; health says STOPPED."""
-        self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        for sub in self.subscriptions:
-            self._set(sub, FeedState.STOPPED, "stopped")
+        self._stop_loops()
         if self.exchange is not None:
             await self.exchange.close()
 
-    async def _keep(self, sub: Subscription) -> None:
-        backoff = self.options.backoff()
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            started = loop.time()
-            sub.armed_ns = time.time_ns()
-            try:
-                while not self._stopping:  # a watch that resolves is simply re-armed
-                    await self.adapter.subscribe(self.exchange, sub.stream, sub.market)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                reason = _first_line(exc)
-            if self._stopping:
-                return
-            backoff.connected_for(loop.time() - started)
-            sub.reconnects += 1
-            book = self._books.get(sub.instrument.id)
-            if book is not None and sub.stream is Stream.BOOK:
-                book.reset()
-            self._set(sub, FeedState.RECONNECTING, reason)
-            await asyncio.sleep(backoff.next_delay())
-            if sub.state is FeedState.RECONNECTING:
-                self._set(sub, FeedState.CONNECTING, reason)
+    async def _subscribed(self, sub: Subscription) -> None:
+        """Subscribe through ccxt; returns at stop, raises when the connection ends."""
+        while not self._stopping:  # a watch that resolves is simply re-armed
+            await self.adapter.subscribe(self.exchange, sub.stream, sub.market)
 
-    async def _watch(self) -> None:
-        """Health on a timer; stale streams dropped so their loops reconnect."""
-        opts = self.options
-        tick = min(1.0, opts.stale_after_s / 4, opts.health_every_s)
-        stale_ns = int(opts.stale_after_s * 1e9)
-        next_report = 0.0
-        started = time.time_ns()
-        while not self._stopping:
-            await asyncio.sleep(tick)
-            now = time.time_ns()
-            for sub in self.subscriptions:
-                if sub.stream in _QUIET or sub.state in (FeedState.RECONNECTING,
-                                                         FeedState.RESYNCING):
-                    continue
-                since = max(sub.last_ns, sub.armed_ns) or started
-                if now - since > stale_ns and sub.state is not FeedState.STALE:
-                    self._set(sub, FeedState.STALE,
-                              f"no {sub.stream.value} message for {opts.stale_after_s:g}s")
-                    self._drop(sub.url, "stale stream")
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + opts.health_every_s
-                for sub in self.subscriptions:
-                    self.emit(self.health(sub, now))
+    def _dropped(self, sub: Subscription) -> None:
+        book = self._books.get(sub.instrument.id)
+        if book is not None and sub.stream is Stream.BOOK:
+            book.reset()
+
+    def _drop_stale(self, sub: Subscription) -> None:
+        self._drop(sub.url, "stale stream")
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame(self, url: str, raw: bytes | str, ts_recv: int) -> bool:
@@ -264,9 +369,34 @@ class VenueSession:
             log.warning("%s: unusable frame (%s: %s): %s", self.adapter.name, out.kind,
                         out.detail, out.raw[:_LOGGED_TEXT])
             return out.kind is not BadKind.VENUE_ERROR  # ccxt may be waiting for an error
-        for event in out:
-            self._route(event, url, ts_recv)
+        start, n = 0, len(out)
+        while start < n:  # one book's deltas in a row (a venue message) routed at once
+            event, end = out[start], start + 1
+            if type(event) is BookDelta:
+                inst = event.instrument
+                while end < n and type(out[end]) is BookDelta and out[end].instrument is inst:
+                    end += 1
+            if end - start > 1:
+                self._route_deltas(out[start:end], url, ts_recv)
+            else:
+                self._route(event, url, ts_recv)
+            start = end
         return True
+
+    def _route_deltas(self, deltas: list[BookDelta], url: str, ts_recv: int) -> None:
+        """:meth:`_route` for several deltas of one book: looked up and counted once, not
+        delta by delta (a depth message is tens of deltas; this halves its routing)."""
+        iid = deltas[0].instrument.id
+        sub = self._by_key.get((Stream.BOOK, iid))
+        if sub is None:
+            return
+        self._arrived(sub, url, ts_recv)
+        sub.messages += len(deltas) - 1  # health counts events, as _route does
+        book = self._books[iid]
+        for delta in deltas:
+            book.delta(delta)
+        if not book.synced and sub.state is not FeedState.RESYNCING:
+            self._need_snapshot(sub, "book stream started: waiting for a snapshot")
 
     def _route(self, event: Any, url: str, ts_recv: int) -> None:
         stream = STREAM_OF.get(type(event))
@@ -275,10 +405,7 @@ class VenueSession:
         sub = self._by_key.get((stream, event.instrument.id))
         if sub is None:
             return  # a stream nobody asked for (a venue pushing extra): not ours to pass on
-        sub.last_ns, sub.url = ts_recv, url
-        sub.messages += 1
-        if sub.state is not FeedState.LIVE and sub.state is not FeedState.RESYNCING:
-            self._set(sub, FeedState.LIVE, "data arriving")
+        self._arrived(sub, url, ts_recv)
         if stream is Stream.BOOK:
             book = self._books[event.instrument.id]
             if isinstance(event, BookDelta):
@@ -356,24 +483,7 @@ class VenueSession:
             return None
         return next((event for event in out if isinstance(event, BookSnapshot)), None)
 
-    # -- health --------------------------------------------------------------------------
-    def _set(self, sub: Subscription, state: FeedState, reason: str) -> None:
-        if sub.state is state and sub.reason == reason:
-            return
-        sub.state, sub.reason = state, reason
-        if state in (FeedState.RECONNECTING, FeedState.STALE, FeedState.RESYNCING):
-            log.warning("%s %s %s: %s (%s)", self.adapter.name, sub.symbol, sub.stream.value,
-                        state.value, reason)
-        self.emit(self.health(sub, time.time_ns()))
-
-    def health(self, sub: Subscription, now: int) -> FeedHealth:
-        return FeedHealth(
-            ts=now, venue=self.adapter.name, symbol=sub.instrument.symbol,
-            stream=sub.stream.value,
-            state=sub.state, last_message_age_ns=now - sub.last_ns if sub.last_ns else -1,
-            messages=sub.messages, reconnects=sub.reconnects, gaps=sub.gaps,
-            parse_errors=self.parse_errors, reason=sub.reason)
-
+    # -- connections -----------------------------------------------------------------------
     def _drop(self, url: str, reason: str) -> None:
         """Fail the connection at ``url`` so its loops reconnect.
 

@@ -11,7 +11,9 @@ receive loop runs in a future's done-callback, and an exception there would end 
 connection's reading without closing it.
 
 The caller also learns of frames ccxt itself failed on (``on_ccxt_error``), so nothing
-is swallowed silently.
+is swallowed silently. When ccxt's handler raises a venue refusal (a failed login, a
+refused subscription: ``ccxt.ExchangeError``) the connection is failed, as ccxt's
+JavaScript client does: otherwise the futures waiting on it would wait forever.
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ def tapped_exchange(ccxt_id: str, config: dict[str, Any], on_frame: FrameHandler
 
 
 def _install(client: Any, url: str, on_frame: FrameHandler, on_error: ErrorHandler) -> None:
+    import ccxt
+
     ccxt_handle = client.handle_text_or_binary_message
     now = time.time_ns
+    refusal = ccxt.ExchangeError
 
     def handle(data: bytes | str) -> None:
         if on_frame(url, data, now()):
@@ -54,6 +59,9 @@ def _install(client: Any, url: str, on_frame: FrameHandler, on_error: ErrorHandl
             ccxt_handle(data)
         except Exception as exc:  # ccxt's own handler failed on a control frame
             on_error(url, data, exc)
+            if isinstance(exc, refusal):  # the venue said no (login, subscribe): as in
+                client.on_error(exc)      # ccxt's JS client, the connection fails, so the
+                #                           subscriptions waiting on it learn of it
 
     client.handle_text_or_binary_message = handle
     client.heron_tapped = True

@@ -32,7 +32,8 @@ Rows per instrument and kind (columns per :mod:`heron.data.schemas`):
                   ``markPriceUpdate`` restates the coming rate; one row per message
                   would apply it many times). A capture that stops before ``T`` holds the
                   latest estimate, not the settled rate.
-``liquidations``  one per ``forceOrder`` (sequence: its line in the file; it has no id).
+``liquidations``  one per ``forceOrder`` (it has no id; sequence: its place among the
+                  symbol's consecutive liquidations at the same time, 0 for the first).
 
 What cannot be used is reported, not fatal, as long as the file itself is sound:
 venue messages heron cannot parse (malformed, unsupported streams, unknown symbols,
@@ -51,19 +52,19 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
-import polars as pl
 
+from heron.data import event_frames as frames
 from heron.data.importers.batch import ImportBatch
-from heron.data.schemas import SCHEMAS, DataKind, validate_frame
+from heron.data.schemas import DataKind, validate_frame
 from heron.errors import DataError
 from heron.model.data import (
     BookDelta,
-    BookSide,
     BookSnapshot,
     FundingRate,
     Liquidation,
@@ -72,7 +73,6 @@ from heron.model.data import (
     Trade,
 )
 from heron.model.instrument import Instrument
-from heron.model.orders import OrderSide
 from heron.venues.binance.instruments import (
     BinanceMarket,
     DecimalsSeen,
@@ -106,7 +106,7 @@ class SymbolData:
     deltas: list[tuple[int, BookDelta]] = field(default_factory=list)
     snapshots: list[tuple[int, BookSnapshot]] = field(default_factory=list)
     marks: list[tuple[int, MarkPrice]] = field(default_factory=list)
-    funding: list[tuple[int, int, FundingRate]] = field(default_factory=list)  # + ts_recv
+    funding: list[tuple[int, FundingRate]] = field(default_factory=list)
     liquidations: list[tuple[int, Liquidation]] = field(default_factory=list)
     files: dict[str, set[str]] = field(default_factory=dict)  # bucket -> files of its rows
 
@@ -123,7 +123,7 @@ class SymbolData:
             else:
                 bucket = _BUCKETS[type(event)]
             rows: list[object] = getattr(self, bucket)
-            rows.append((line, ts_recv, event) if bucket == "funding" else (line, event))
+            rows.append((line, event))
             self.files.setdefault(bucket, set()).add(file)
 
     def source(self, bucket: str, stream: str) -> str:
@@ -423,102 +423,41 @@ def read_cryptofeed_capture(path: Path | str, venue: str | None = None, *,
 
 
 # -- frames --------------------------------------------------------------------------------------
-_SIDE = {BookSide.BID: 1, BookSide.ASK: -1}
-_AGGRESSOR = {"buy": 1, "sell": -1, "": 0}
-_ORDER_SIDE = {OrderSide.BUY: 1, OrderSide.SELL: -1}
+_E = TypeVar("_E")
 
 
-def _batch(data: SymbolData, kind: DataKind, columns: dict[str, list[object]],
-           source: str) -> ImportBatch:
-    frame = pl.DataFrame(columns, schema=SCHEMAS[kind].schema)
-    return ImportBatch(data.instrument, kind, validate_frame(kind, frame, source=source), source)
+def _events(rows: list[tuple[int, _E]]) -> list[_E]:
+    return [event for _, event in rows]
 
 
 def _batches(data: SymbolData) -> list[ImportBatch]:
-    """One batch per kind with rows (aggTrades only where there is no trade stream)."""
-    out: list[ImportBatch] = []
+    """One batch per kind with rows (aggTrades only where there is no trade stream).
+
+    Rows as :mod:`heron.data.event_frames` makes them, the live recorder's conversion,
+    so a capture and its live recording hold the same rows.
+    """
     trades, bucket = (data.trades, "trades") if data.trades else (data.agg_trades, "agg_trades")
-    for kind, rows, source in (
-        (DataKind.TRADES, trades and _trade_columns(trades),
+    out: list[ImportBatch] = []
+    for kind, rows, make, source in (
+        (DataKind.TRADES, trades, partial(frames.trades_frame, _events(trades)),
          data.source(bucket, "trade" if bucket == "trades" else "aggTrade")),
-        (DataKind.QUOTES, data.quotes and _quote_columns(data.quotes),
+        (DataKind.QUOTES, data.quotes, partial(frames.quotes_frame, _events(data.quotes)),
          data.source("quotes", "bookTicker")),
-        (DataKind.BOOK_DELTAS, data.deltas and _delta_columns(data.deltas),
+        (DataKind.BOOK_DELTAS, data.deltas,
+         partial(frames.deltas_frame, _events(data.deltas)),
          data.source("deltas", "depthUpdate")),
-        (DataKind.BOOK_SNAPSHOTS, data.snapshots and _snapshot_columns(data.snapshots),
+        (DataKind.BOOK_SNAPSHOTS, data.snapshots,
+         partial(frames.snapshots_frame, _events(data.snapshots)),
          data.source("snapshots", "depth")),
-        (DataKind.MARK, data.marks and _mark_columns(data.marks),
+        (DataKind.MARK, data.marks, partial(frames.marks_frame, _events(data.marks)),
          data.source("marks", "markPriceUpdate")),
-        (DataKind.FUNDING, data.funding and _funding_columns(data.funding),
+        (DataKind.FUNDING, data.funding, partial(frames.funding_frame, _events(data.funding)),
          data.source("funding", "markPriceUpdate")),
-        (DataKind.LIQUIDATIONS, data.liquidations and _liquidation_columns(data.liquidations),
+        (DataKind.LIQUIDATIONS, data.liquidations,
+         partial(frames.liquidations_frame, frames.numbered(_events(data.liquidations))),
          data.source("liquidations", "forceOrder")),
     ):
         if rows:
-            out.append(_batch(data, kind, rows, source))
+            frame = validate_frame(kind, make(), source=source)
+            out.append(ImportBatch(data.instrument, kind, frame, source))
     return out
-
-
-def _trade_columns(rows: list[tuple[int, Trade]]) -> dict[str, list[object]]:
-    return {
-        "ts_event": [t.ts_event for _, t in rows], "ts_recv": [t.ts_recv for _, t in rows],
-        "price": [t.price for _, t in rows], "size": [t.size for _, t in rows],
-        "aggressor": [_AGGRESSOR[t.aggressor] for _, t in rows],
-        "trade_id": [t.trade_id for _, t in rows],
-        "sequence": [int(t.trade_id) for _, t in rows],
-    }
-
-
-def _quote_columns(rows: list[tuple[int, Quote]]) -> dict[str, list[object]]:
-    return {
-        "ts_event": [q.ts_event for _, q in rows], "ts_recv": [q.ts_recv for _, q in rows],
-        "bid": [q.bid for _, q in rows], "ask": [q.ask for _, q in rows],
-        "bid_size": [q.bid_size for _, q in rows], "ask_size": [q.ask_size for _, q in rows],
-        "sequence": [q.sequence for _, q in rows],
-    }
-
-
-def _delta_columns(rows: list[tuple[int, BookDelta]]) -> dict[str, list[object]]:
-    return {
-        "ts_event": [d.ts_event for _, d in rows], "ts_recv": [d.ts_recv for _, d in rows],
-        "side": [_SIDE[d.side] for _, d in rows], "price": [d.price for _, d in rows],
-        "size": [d.size for _, d in rows], "sequence": [d.sequence for _, d in rows],
-        "is_last": [d.is_last for _, d in rows],
-    }
-
-
-def _snapshot_columns(rows: list[tuple[int, BookSnapshot]]) -> dict[str, list[object]]:
-    columns: dict[str, list[object]] = {name: [] for name in SCHEMAS[DataKind.BOOK_SNAPSHOTS]
-                                        .schema}
-    for _, snap in rows:
-        for side, levels in ((1, snap.bids), (-1, snap.asks)):
-            n = len(levels)
-            columns["ts_event"] += [snap.ts_event] * n
-            columns["ts_recv"] += [snap.ts_recv] * n
-            columns["sequence"] += [snap.sequence] * n
-            columns["side"] += [side] * n
-            columns["level"] += range(n)
-            columns["price"] += [price for price, _ in levels]
-            columns["size"] += [size for _, size in levels]
-    return columns
-
-
-def _mark_columns(rows: list[tuple[int, MarkPrice]]) -> dict[str, list[object]]:
-    return {"ts_event": [m.ts_event for _, m in rows], "ts_recv": [m.ts_recv for _, m in rows],
-            "price": [m.mark for _, m in rows]}
-
-
-def _funding_columns(rows: list[tuple[int, int, FundingRate]]) -> dict[str, list[object]]:
-    last: dict[int, tuple[int, str]] = {}  # funding time -> (ts_recv, rate) last announced
-    for _, ts_recv, rate in rows:
-        last[rate.ts_event] = (ts_recv, rate.rate)
-    return {"ts_event": list(last), "ts_recv": [r for r, _ in last.values()],
-            "rate": [Decimal(rate) for _, rate in last.values()]}
-
-
-def _liquidation_columns(rows: list[tuple[int, Liquidation]]) -> dict[str, list[object]]:
-    return {
-        "ts_event": [x.ts_event for _, x in rows], "ts_recv": [x.ts_recv for _, x in rows],
-        "side": [_ORDER_SIDE[x.side] for _, x in rows], "price": [x.price for _, x in rows],
-        "size": [x.size for _, x in rows], "sequence": [line for line, _ in rows],
-    }

@@ -9,7 +9,9 @@ Both streams send a *list* of records per frame, each tagged by ``T``::
     "o" order book   -> BookSnapshot (``"r": true``: the whole book, sent on subscribing)
                      -> BookDelta... (otherwise: changed levels, size 0 removes)
     "success", "subscription"        -> None (control: ccxt needs them)
-    "error"                          -> BadMessage UNSUPPORTED with Alpaca's code and text
+    "error"                          -> BadMessage VENUE_ERROR with Alpaca's code and text (a
+                                      live session also hands the frame on: ccxt's login or
+                                      subscribe may be waiting for it)
     bars, statuses, corrections, ... -> refused as UNSUPPORTED
 
 **Two ways in.** :meth:`AlpacaParser.parse` takes a JSON frame, the crypto stream as
@@ -458,11 +460,11 @@ def _decode_one(part: msgspec.Raw) -> _Record | _Refused:
 
 
 def _error(m: _Error, _: int) -> list[MarketEvent]:
-    raise _Rejected(BadKind.UNSUPPORTED, f"venue error {m.code}: {m.msg}")
+    raise _Rejected(BadKind.VENUE_ERROR, f"venue error {m.code}: {m.msg}")
 
 
 def _error_dict(d: dict[str, Any], _: int) -> list[MarketEvent]:
-    raise _Rejected(BadKind.UNSUPPORTED, f"venue error {d.get('code')}: {d.get('msg')}")
+    raise _Rejected(BadKind.VENUE_ERROR, f"venue error {d.get('code')}: {d.get('msg')}")
 
 
 def _refused(r: _Refused, _: int) -> list[MarketEvent]:

@@ -273,7 +273,7 @@ def decode(raw: bytes | str, ts_recv: int = 0) -> BinanceMessage | BadMessage | 
     elif probe.u is not None:
         name, decoder = "bookTicker", _BOOK_TICKER
     elif probe.error is not None:
-        return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"venue error reply {probe.error}")
+        return bad_message(raw, ts_recv, BadKind.VENUE_ERROR, f"venue error reply {probe.error}")
     elif probe.id is not None:
         return None
     else:

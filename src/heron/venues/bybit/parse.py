@@ -31,13 +31,18 @@ empty side has no quote (counted in ``one_sided_quotes``); a level-1 *delta*, wh
 documents as never sent, is reported unsupported rather than guessed at.
 
 **Tickers are partial.** Linear tickers arrive as a snapshot and then deltas that carry
-only the fields that changed. The parser keeps no state, so it emits what a message holds:
-a ``MarkPrice`` when ``markPrice`` is present (with ``indexPrice`` only if that changed
-too), a ``FundingRate`` only when ``fundingRate`` *and* ``nextFundingTime`` are both present
-(in practice the snapshot, and deltas just after a funding); a delta that changes only the
-rate gives no funding event. Spot tickers have neither and give no events. The ticker's
-best bid and ask are not turned into quotes: ``orderbook.1`` is the quote stream.
-Mark and index prices are rounded half-even to the tick: Bybit computes them finer.
+only the fields that changed. A ``MarkPrice`` comes from every message with ``markPrice``
+(with ``indexPrice`` only if that changed too). Funding needs both halves, the rate and the
+time it applies at, and a delta usually carries one: the predicted rate moves all period
+while ``nextFundingTime`` changes once a funding. So the parser remembers, per symbol, the
+last rate and time a ticker stream gave, and a message that carries either gives a
+``FundingRate`` of the two as they now stand. A snapshot starts the symbol afresh (it is
+complete); a delta before any snapshot fills in nothing. That memory is the parser's
+only state, so one parser reads one ticker stream per symbol, in order, as the venue sent
+it. Spot tickers have no funding fields and give no events; dated futures (``""`` and
+``"0"``) give no funding. The ticker's best bid and ask are not turned into quotes:
+``orderbook.1`` is the quote stream. Mark and index prices are rounded half-even to the
+tick: Bybit computes them finer.
 
 **Liquidation side.** Bybit's ``S``/``side`` is the side of the *position* liquidated
 ("Buy" = a long was liquidated, per the v5 all-liquidation docs); heron's
@@ -219,6 +224,8 @@ class BybitParser:
         self.bad: Counter[BadKind] = Counter()
         self.dropped_levels: Counter[str] = Counter()
         self.one_sided_quotes = 0
+        # symbol -> (fundingRate, nextFundingTime) as the ticker stream last left them
+        self._funding: dict[str, tuple[str | None, str | None]] = {}
         self._handlers: dict[str, _Handler] = {
             "publicTrade": self._trades, "orderbook": self._orderbook,
             "tickers": self._ticker, "allLiquidation": self._all_liquidations,
@@ -270,7 +277,7 @@ class BybitParser:
         """
         text = env.ret_msg or env.retMsg or ""
         if env.success is False or env.retCode:
-            return self._bad(raw, ts_recv, BadKind.UNSUPPORTED,
+            return self._bad(raw, ts_recv, BadKind.VENUE_ERROR,
                              f"venue refused {env.op or 'a request'}: {text or 'no reason'}")
         if env.op is None and env.success is None and text != "pong":
             return self._bad(raw, ts_recv, BadKind.UNSUPPORTED, "a message of no known shape")
@@ -371,11 +378,35 @@ class BybitParser:
             index = g.rounded_price(data.index) if data.index else None
             ts = env.ts * _NS_PER_MS if env.ts else ts_recv
             out.append(MarkPrice(g.instrument, ts, ts_recv, g.rounded_price(data.mark), index))
-        rate, when = data.funding_rate, data.next_funding_time
-        if rate and when and when != "0":
-            digits(rate.removeprefix("-"))  # a plain decimal, or ValueError
-            out.append(FundingRate(g.instrument, digits(when)[0] * _NS_PER_MS, ts_recv, rate))
+        funding = self._funding_now(data.symbol or rest, env.type == "delta", data)
+        if funding is not None:
+            rate, when = funding
+            out.append(FundingRate(g.instrument, int(when) * _NS_PER_MS, ts_recv, rate))
         return out
+
+    def _funding_now(self, symbol: str, delta: bool,
+                     data: TickerData) -> tuple[str, str] | None:
+        """The rate and its time after this message, if it said anything about funding.
+
+        A delta's missing half is the one the stream gave last; a snapshot's is missing.
+        Values are checked before they are remembered, so a refused message changes
+        nothing.
+        """
+        rate, when = data.funding_rate, data.next_funding_time
+        if rate is None and when is None:
+            return None
+        if rate:
+            digits(rate.removeprefix("-"))  # a plain decimal, or ValueError
+        if when and not (when.isascii() and when.isdigit()):
+            raise ValueError(f"nextFundingTime {when!r} is not a time in ms")
+        if delta:
+            last_rate, last_when = self._funding.get(symbol, (None, None))
+            rate = last_rate if rate is None else rate
+            when = last_when if when is None else when
+        self._funding[symbol] = (rate, when)
+        if not (rate and when and when != "0"):
+            return None
+        return rate, when
 
     def _forced(self, symbol: str, time: int, ts_recv: int, side: str, price: str,
                 size: str) -> Liquidation:

@@ -221,7 +221,7 @@ def decode(raw: bytes | str, ts_recv: int = 0) -> HyperliquidMessage | BadMessag
     if isinstance(message, _CONTROL):
         return None
     if isinstance(message, _Error):
-        return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"venue error: {message.data}")
+        return bad_message(raw, ts_recv, BadKind.VENUE_ERROR, f"venue error: {message.data}")
     return message
 
 

@@ -116,7 +116,7 @@ Number: TypeAlias = Any
 Levels: TypeAlias = list[list[Number]]  # [price, contracts, order count]
 
 
-# -- wire types: one struct per push, tagged by channel --------------------------------------
+# -- wire types: one struct per push, tagged by channel ----------------------------------------
 class Deal(msgspec.Struct, frozen=True, gc=False,
            rename={"price": "p", "size": "v", "side": "T", "time": "t"}):
     """One fill; ``side`` is the taker's (1 buy, 2 sell). ``O`` (opens a position) and ``M``
@@ -229,7 +229,7 @@ _PUSH_CHANNELS = frozenset(("push.deal", "push.depth", "push.depth.full", "push.
                             "push.funding.rate", "push.fair.price"))
 
 
-# -- numbers ----------------------------------------------------------------------------------
+# -- numbers -----------------------------------------------------------------------------------
 def _plain(value: object) -> str:
     """A decoded JSON number (text or int) as plain decimal text; ValueError if it is none."""
     if type(value) is str:
@@ -283,7 +283,7 @@ class _Units:
         return self.grid.rounded_price(_plain(value))
 
 
-# -- what is not a push -------------------------------------------------------------------------
+# -- what is not a push ------------------------------------------------------------------------
 def _is_old_spot_array(raw: bytes | str) -> bool:
     """``["push.kline", {...}]``: the old spot protocol's array frames."""
     try:
@@ -316,10 +316,10 @@ def _not_a_push(raw: bytes | str, ts_recv: int, exc: msgspec.DecodeError) -> Bad
     """Why ``raw`` did not decode as a push: ``None`` for control, else a BadMessage."""
     try:
         probe = _PROBE.decode(raw)
-    except msgspec.ValidationError:  # JSON, but not an object
+    except msgspec.ValidationError as error:  # JSON, but not an object with a text channel
         if _is_old_spot_array(raw):
             return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, _SPOT)
-        return bad_message(raw, ts_recv, BadKind.MALFORMED, "not a JSON object")
+        return bad_message(raw, ts_recv, BadKind.MALFORMED, str(error))
     except msgspec.DecodeError as error:
         return undecodable(raw, ts_recv, error)
     channel = probe.channel
@@ -329,7 +329,7 @@ def _not_a_push(raw: bytes | str, ts_recv: int, exc: msgspec.DecodeError) -> Bad
                            "snapshot())")
     if channel == "rs.error":
         text = msgspec.json.decode(probe.data) if probe.data else ""
-        return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"venue error reply: {text}")
+        return bad_message(raw, ts_recv, BadKind.VENUE_ERROR, f"venue error reply: {text}")
     if channel == "pong" or channel.startswith(("rs.", "push.personal.")):
         return None
     if _is_old_spot(probe):
@@ -428,7 +428,7 @@ class MexcParser:
             raise _UnknownSymbol(f"no instrument for symbol {symbol!r}")
         return units
 
-    # -- one converter per push ---------------------------------------------------------------
+    # -- one converter per push ----------------------------------------------------------------
     def _deals(self, push: DealPush, ts_recv: int) -> list[MarketEvent]:
         u = self._of(push.symbol)
         inst, price, size = u.instrument, u.price, u.size

@@ -16,6 +16,10 @@ channel picks the row type and the converter::
                                                side, bankruptcy price bkPx rounded to the
                                                tick, sz)
 
+``liquidation-orders`` is subscribed per instrument type, so a live feed gets every swap's
+forced orders; ``skip_unheld_liquidations`` drops those of instruments it does not hold
+(counted in :attr:`OkxParser.unheld_liquidations`) instead of calling them unknown symbols.
+
 Times are OKX's millisecond ``ts`` as nanoseconds. Sizes are the venue's as sent: spot in
 the base currency, swaps and futures in contracts, which is what heron's OKX instruments
 count lots in (their multiplier is the contract value ``ctVal``). Prices and sizes become
@@ -35,6 +39,10 @@ their ``ts`` (milliseconds, increasing per book) and have no ``prev_sequence``, 
 book can order them but not prove them contiguous. The CRC32 ``checksum`` over the top
 25 levels needs the book, which a stateless parser does not hold, so it is not kept.
 
+Decoding is msgspec into typed structs, in one pass for a data push: a text search for
+``"channel":"`` picks the push's struct, and only a frame that then fails to decode
+(control answers, garbage) is read a second time, envelope first, to say what it is.
+
 The parser never raises on what the venue sends: a frame it cannot use becomes a
 :class:`~heron.venues.wire.BadMessage` (counted in :attr:`OkxParser.bad`), including
 OKX's ``{"event": "error"}`` replies. Subscription answers, notices and the plain-text
@@ -45,7 +53,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import msgspec
 
@@ -74,11 +82,12 @@ from heron.venues.wire import (
 
 __all__ = [
     "BOOK_SEQUENCE", "BadKind", "BadMessage", "BboRow", "BookRow", "FundingRow",
-    "LiquidationRow", "MarkRow", "MarketEvent", "OkxParser", "OkxSequence", "TickerRow",
+    "LiquidationRow", "MarkRow", "MarketEvent", "OkxParser", "OkxSequence", "Push", "TickerRow",
     "TradeRow",
 ]
 
 _NS_PER_MS = 1_000_000
+RowT = TypeVar("RowT")
 _BID, _ASK = BookSide.BID, BookSide.ASK
 _APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP
 
@@ -114,12 +123,11 @@ BOOK_SEQUENCE: SequenceRule = OkxSequence()
 # ints in msgspec's C code; prices and sizes stay text (a JSON number there is refused).
 class _Arg(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     channel: str = ""
-    inst_id: str = ""
-    inst_type: str = ""
+    inst_id: str = ""  # absent on liquidation-orders, which is subscribed per instType
 
 
 class _Probe(msgspec.Struct, frozen=True, gc=False):
-    """The envelope; ``data`` is kept undecoded until the channel names its row type."""
+    """The envelope alone, for frames that are not a known push (``data`` is skipped)."""
 
     arg: _Arg | None = None
     event: str | None = None
@@ -203,11 +211,41 @@ class LiquidationRow(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     inst_id: str = ""
 
 
+class Push(msgspec.Struct, Generic[RowT], frozen=True, gc=False):
+    """A data push of one channel, decoded in one pass once the channel is known."""
+
+    arg: _Arg
+    data: list[RowT]
+    action: str | None = None
+
+
 _PROBE = msgspec.json.Decoder(_Probe)
+_CHANNEL_KEY = '"channel":"'
+_CHANNEL_KEY_BYTES = _CHANNEL_KEY.encode()
 
 
-def _rows(kind: type[Any]) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(list[kind], strict=False)  # type: ignore[valid-type]
+def _push(row: type[RowT]) -> msgspec.json.Decoder[Push[RowT]]:
+    return msgspec.json.Decoder(Push[row], strict=False)  # type: ignore[valid-type]
+
+
+def _sniffed_channel(raw: bytes | str) -> str:
+    """The first ``"channel":"..."`` value in the text, by search, not by parsing.
+
+    It only chooses which struct to try: OKX writes ``arg`` first and compactly, and
+    the decoded ``arg.channel`` is checked against it, so a wrong guess costs a second
+    decode, never a wrong event.
+    """
+    if isinstance(raw, str):
+        start = raw.find(_CHANNEL_KEY)
+        if start < 0:
+            return ""
+        start += len(_CHANNEL_KEY)
+        return raw[start:raw.find('"', start)]
+    start = raw.find(_CHANNEL_KEY_BYTES)
+    if start < 0:
+        return ""
+    start += len(_CHANNEL_KEY_BYTES)
+    return raw[start:raw.find(b'"', start)].decode("utf-8", "replace")
 
 
 class _UnknownSymbol(LookupError):
@@ -217,6 +255,7 @@ class _UnknownSymbol(LookupError):
 _AGGRESSOR = {"buy": "buy", "sell": "sell"}
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _Convert: TypeAlias = Callable[[_Arg, "str | None", list[Any], int], list[MarketEvent]]
+_Channel: TypeAlias = tuple["msgspec.json.Decoder[Push[Any]]", _Convert]
 
 
 class OkxParser:
@@ -224,33 +263,65 @@ class OkxParser:
 
     ``instruments`` maps OKX instrument ids as the messages carry them (``BTC-USDT-SWAP``,
     ``BTC-USDT``) to instruments. Counters: :attr:`messages` (every frame),
-    :attr:`ignored` (control frames, returned as ``None``), :attr:`bad` by kind, and
-    :attr:`dropped_levels` (off-grid book levels, by symbol).
+    :attr:`ignored` (control frames, returned as ``None``), :attr:`bad` by kind,
+    :attr:`dropped_levels` (off-grid book levels, by symbol) and
+    :attr:`unheld_liquidations`.
+
+    ``skip_unheld_liquidations``: a forced order of an instrument not in ``instruments``
+    is skipped and counted in :attr:`unheld_liquidations` rather than making the push an
+    ``UNKNOWN_SYMBOL``. A live feed wants that: OKX sends ``liquidation-orders`` for a
+    whole instrument type, so most of them are other instruments' and none is an error.
+    Left off, an unknown instrument is reported as on every other channel (a capture filed
+    under one instrument should hold no other).
     """
 
-    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+    def __init__(self, instruments: Mapping[str, Instrument], *,
+                 skip_unheld_liquidations: bool = False) -> None:
         self._grids = {symbol: Grid(inst) for symbol, inst in instruments.items()}
+        self.skip_unheld_liquidations = skip_unheld_liquidations
         self.messages = 0
         self.ignored = 0
+        self.unheld_liquidations = 0  # forced orders skipped (skip_unheld_liquidations)
         self.bad: Counter[BadKind] = Counter()
         self.dropped_levels: Counter[str] = Counter()
-        trades = (_rows(TradeRow), self._trades)
-        book = (_rows(BookRow), self._book)
-        self._channels: dict[str, tuple[msgspec.json.Decoder[Any], _Convert]] = {
+        trades: _Channel = (_push(TradeRow), self._trades)
+        book: _Channel = (_push(BookRow), self._book)
+        self._channels: dict[str, _Channel] = {
             "trades": trades, "trades-all": trades,
             "books": book, "books-l2-tbt": book, "books50-l2-tbt": book,
-            "books5": (_rows(BookRow), self._top),
-            "bbo-tbt": (_rows(BboRow), self._bbo),
-            "tickers": (_rows(TickerRow), self._ticker),
-            "funding-rate": (_rows(FundingRow), self._funding),
-            "mark-price": (_rows(MarkRow), self._mark),
-            "liquidation-orders": (_rows(LiquidationRow), self._liquidations),
+            "books5": (_push(BookRow), self._top),
+            "bbo-tbt": (_push(BboRow), self._bbo),
+            "tickers": (_push(TickerRow), self._ticker),
+            "funding-rate": (_push(FundingRow), self._funding),
+            "mark-price": (_push(MarkRow), self._mark),
+            "liquidation-orders": (_push(LiquidationRow), self._liquidations),
         }
 
     def parse(self, raw: bytes | str, ts_recv: int) -> list[MarketEvent] | BadMessage | None:
         """Events in one frame received at ``ts_recv`` (ns), why there are none, or
-        ``None`` for a control frame (subscription answer, notice, ``pong``)."""
+        ``None`` for a control frame (subscription answer, notice, ``pong``).
+
+        A data push is decoded in one pass with its channel's struct (the channel found
+        by a text search); anything else, or a push that does not decode, goes through
+        :meth:`_classify`, which says what it is.
+        """
         self.messages += 1
+        channel = _sniffed_channel(raw)
+        known = self._channels.get(channel)
+        if known is not None:
+            decoder, convert = known
+            try:
+                push = decoder.decode(raw)
+            except msgspec.DecodeError:
+                pass  # an answer naming the channel, or a bad push: classified below
+            else:
+                if push.arg.channel == channel:
+                    return self._events(convert, push.arg, push.action, push.data, raw,
+                                        ts_recv)
+        return self._classify(raw, ts_recv)
+
+    def _classify(self, raw: bytes | str, ts_recv: int) -> list[MarketEvent] | BadMessage | None:
+        """The slow path: read the envelope alone, then the rows of its channel."""
         if len(raw) == 4 and text_of(raw) == "pong":
             self.ignored += 1
             return None
@@ -263,18 +334,18 @@ class OkxParser:
         arg = probe.arg
         if arg is None:
             return self._refuse(raw, ts_recv, BadKind.UNSUPPORTED, "a message of no known shape")
-        channel = self._channels.get(arg.channel)
-        if channel is None:
+        known = self._channels.get(arg.channel)
+        if known is None:
             return self._refuse(raw, ts_recv, BadKind.UNSUPPORTED,
                                 f"heron does not parse channel {arg.channel!r}")
         if not probe.data:
             return self._refuse(raw, ts_recv, BadKind.MALFORMED, "a push without data")
-        decoder, convert = channel
+        decoder, convert = known
         try:
-            rows = decoder.decode(probe.data)
+            push = decoder.decode(raw)
         except msgspec.DecodeError as exc:
             return self._count(undecodable(raw, ts_recv, exc))
-        return self._events(convert, arg, probe.action, rows, raw, ts_recv)
+        return self._events(convert, push.arg, push.action, push.data, raw, ts_recv)
 
     def _events(self, convert: _Convert, arg: _Arg, action: str | None, rows: list[Any],
                 raw: bytes | str, ts_recv: int) -> list[MarketEvent] | BadMessage:
@@ -291,7 +362,7 @@ class OkxParser:
     def _event(self, probe: _Probe, raw: bytes | str, ts_recv: int) -> BadMessage | None:
         """``{"event": ...}``: an error reply is bad (its text kept), the rest is ccxt's."""
         if probe.event == "error" or (probe.event or "").endswith("-error"):
-            return self._refuse(raw, ts_recv, BadKind.UNSUPPORTED,
+            return self._refuse(raw, ts_recv, BadKind.VENUE_ERROR,
                                 f"OKX {probe.event} {probe.code}: {probe.msg}")
         self.ignored += 1
         return None
@@ -436,10 +507,16 @@ class OkxParser:
                       ts_recv: int) -> list[MarketEvent]:
         """One :class:`Liquidation` per forced order. ``bkPx`` is the bankruptcy price
         OKX computes for the position, not a fill, so it is rounded to the tick (half
-        even) like a mark price; the size is exact."""
+        even) like a mark price; the size is exact. Rows of instruments not held are
+        skipped when :attr:`skip_unheld_liquidations` says so (a push of nothing but
+        those gives no events, which is not an error)."""
         out: list[MarketEvent] = []
         for row in rows:
-            g = self._grid(row.inst_id or arg.inst_id)
+            inst_id = row.inst_id or arg.inst_id
+            if self.skip_unheld_liquidations and inst_id not in self._grids:
+                self.unheld_liquidations += len(row.details)
+                continue
+            g = self._grid(inst_id)
             for d in row.details:
                 side = _SIDES.get(d.side)
                 size = g.size(d.sz)
