@@ -14,6 +14,7 @@ loses nothing the engine acted on: its inputs were written first.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Callable
@@ -162,6 +163,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
     status = PaperStatus(engine, Decimal(cfg.cash))
     try:
         status.replayed = replay_inputs(engine, log, previous)
+        gc.freeze()  # ccxt's and the replay's long-lived objects: short full collections live
         prev_path.unlink(missing_ok=True)
         engine.journal.flush()
         if stop_after is None or engine.consumed < stop_after:

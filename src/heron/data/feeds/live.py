@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,9 @@ async def run_feeds(requests: Sequence[FeedRequest], emit: Callable[[object], No
 
     run.sessions = sessions_for(requests, counted, options or FeedOptions())
     await asyncio.gather(*(s.open() for s in run.sessions))
+    # ccxt leaves ~250k long-lived objects behind at import and market loading; frozen,
+    # a full collection takes ~10 ms instead of 100-150 ms in the middle of the stream
+    gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, functools.partial(_stop, run, done, sig.name))
