@@ -1,11 +1,15 @@
-"""Fixtures shared across the test tree: real Binance BTCUSDT ticks on a catalog grid.
+"""Fixtures shared across the test tree: real Binance BTCUSDT ticks on a catalog grid, and
+the way to the shared data set.
 
 The two Parquet files are bundled in ``data/`` (LGPL-3.0, see data/README.md), so the
-tests that use them always run.
+tests that use them always run. The shared data set (recorded venue messages and REST
+bodies, ``../shared/data`` beside the repository) is not bundled: a test reading it asks
+:func:`need` for its files and is skipped where they are absent.
 """
 
 from __future__ import annotations
 
+import socket
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,9 +20,28 @@ from heron.data.schemas import to_grid
 from heron.model.instrument import Instrument
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: recorded venue messages and REST bodies, a folder a venue (``binance_usdm``, ``okx``...)
+SHARED_VENUES = SHARED / "venues"
 #: the grid the fixtures' integers are on (Binance spot BTCUSDT's tick and lot)
 BTC_GRID = Instrument(symbol="BTCUSDT", venue="BINANCE", price_increment=Decimal("0.01"),
                       size_increment=Decimal("0.000001"))
+
+
+def need(path: Path, *more: Path) -> Path:
+    """``path``, once it and ``more`` exist; the test is skipped where one does not."""
+    for each in (path, *more):
+        if not each.exists():
+            pytest.skip(f"shared data not present: {each}")
+    return path
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (a venue that is down)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 @pytest.fixture(scope="session")

@@ -16,18 +16,17 @@ import gzip
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
+from conftest import SHARED_VENUES, closed_port, need
 from heron.model.feed import FeedState
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.binance import BinanceUsdmProfile
@@ -35,7 +34,7 @@ from heron.testing.venues.binance import BinanceUsdmProfile
 # five of its seven processes load ccxt.pro: seconds of CPU each where bytecode is not cached
 pytestmark = pytest.mark.slow
 
-USDM = Path(__file__).resolve().parents[3] / "shared" / "data" / "venues" / "binance_usdm"
+USDM = SHARED_VENUES / "binance_usdm"
 LINES = 3000
 BTC = ("--venue", "binanceusdm", "--symbol", "BTC/USDT:USDT")
 ENVELOPE_KEYS = {"venue", "symbol", "stream", "type", "ts_event", "ts_recv", "data"}
@@ -106,19 +105,10 @@ class Recorded:
     tickers: list[dict[str, Any]]
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def recorded() -> Recorded:
-    if not USDM.exists():
-        pytest.skip(f"shared data not present: {USDM}")
     trades, tickers = [], []
-    with gzip.open(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz", "rb") as f:
+    with gzip.open(need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz"), "rb") as f:
         for _, line in zip(range(LINES), f, strict=False):
             body = json.loads(line.partition(b" ")[2])
             stream = body.get("stream", "")
@@ -143,12 +133,11 @@ def runs(recorded: Recorded) -> Iterator[dict[str, Run]]:
             "sigterm": Run(*BTC, "--streams", "quotes", "--endpoint", paced.url),
             "symbol": Run("--venue", "binanceusdm", "--symbol", "BTCUSD", "--endpoint",
                           paced.url),
-            "unreachable": Run(*BTC, "--endpoint", f"http://127.0.0.1:{_closed_port()}"),
+            "unreachable": Run(*BTC, "--endpoint", f"http://127.0.0.1:{closed_port()}"),
             "venue": Run("--venue", "binancefutures", "--symbol", "BTCUSDT"),
             "stream": Run(*BTC, "--streams", "trades,depth"),
         }
-        when(lambda: sum('"SUBSCRIBE"' in str(t) for _, t in held.received) >= 2,
-             held.release)
+        when(lambda: len(held.subscribes()) >= 2, held.release)
         sigterm = started["sigterm"]
         when(lambda: sigterm.out.count(b"\n") >= 5,
              lambda: sigterm.proc.send_signal(signal.SIGTERM))

@@ -25,11 +25,12 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.data.catalog import Catalog
 from heron.data.schemas import SCHEMAS, DataKind
 from heron.model.instrument import Instrument, InstrumentKind
 
-USDM = Path(__file__).resolve().parents[3] / "shared" / "data" / "venues" / "binance_usdm"
+USDM = SHARED_VENUES / "binance_usdm"
 CAPTURE = USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 EXCHANGE_INFO = USDM / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
 COUNT = 400
@@ -42,26 +43,16 @@ def heron(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProces
                           env={**base, "COLUMNS": "200"})
 
 
-def _exchange_info() -> bytes:
-    with gzip.open(EXCHANGE_INFO, "rt") as f:
-        for line in f:
-            entry = json.loads(line)
-            if entry["dir"] == "http_response" and "exchangeInfo" in entry["url"]:
-                return str(entry["raw"]).encode()
-    raise AssertionError("no exchangeInfo body in the shared recording")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    for path in (CAPTURE, EXCHANGE_INFO):
-        if not path.exists():
-            pytest.skip(f"shared data not present: {path}")
+    need(CAPTURE, EXCHANGE_INFO)
     from heron.testing.venue_server import VenueServer
-    from heron.testing.venues.binance import BinanceUsdmProfile
+    from heron.testing.venues.binance import BinanceUsdmProfile, recorded_exchange_info
 
     # real time: each connection paced by the recorded times, so a run with trades and
     # quotes gets both, mixed as recorded (about 190 quotes and 60 trades a second)
-    with VenueServer(BinanceUsdmProfile(CAPTURE, _exchange_info()), speed=1.0) as srv:
+    profile = BinanceUsdmProfile(CAPTURE, recorded_exchange_info(USDM))
+    with VenueServer(profile, speed=1.0) as srv:
         yield srv
 
 

@@ -22,12 +22,13 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import SHARED
 from heron.data.catalog import Catalog
 from heron.data.download import RetryPolicy, download
 from heron.errors import DataError, InvalidConfiguration
 from heron.testing import Request, RestServer
+from heron.testing.venues.binance import recorded_exchange_info
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 VENUES = SHARED / "venues"
 pytestmark = pytest.mark.skipif(not VENUES.is_dir(), reason="shared/data test set not present")
 
@@ -36,17 +37,6 @@ FIVE_MIN_MS = 300_000
 
 
 # -- bodies ----------------------------------------------------------------------------------
-def _binance_exchange_info() -> bytes:
-    """The real GET /fapi/v1/exchangeInfo body cryptofeed recorded on 2021-07-22."""
-    path = VENUES / "binance_usdm" / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
-    with gzip.open(path, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["dir"] == "http_response" and "exchangeInfo" in record["url"]:
-                return str(record["raw"]).encode()
-    raise AssertionError("no exchangeInfo response in the capture")
-
-
 def _xrp_klines() -> list[list[Any]]:
     """Binance USD-M XRPUSDT 5m klines in GET /fapi/v1/klines' documented 12-field shape.
 
@@ -122,7 +112,7 @@ def _paged(rows: Sequence[Any], time_of: Callable[[Any], int], page: int,
 @pytest.fixture
 def binance() -> Iterator[RestServer]:
     server = RestServer()
-    server.route("GET", "/fapi/v1/exchangeInfo", _binance_exchange_info())
+    server.route("GET", "/fapi/v1/exchangeInfo", recorded_exchange_info(VENUES / "binance_usdm"))
     trades = _btc_trades()
     xrp, btc = _xrp_klines(), _btc_klines(trades)
 

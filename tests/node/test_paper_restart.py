@@ -10,8 +10,6 @@ consumed twice.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import signal
 import subprocess
@@ -22,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_VENUES
 from heron.core.journal_store import JournalReader
 from heron.model.events import OrderFilled
 from heron.testing.venue_server import VenueServer
-from heron.testing.venues.binance import BinanceUsdmProfile
+from heron.testing.venues.binance import BinanceUsdmProfile, recorded_exchange_info
 
-VENUE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "venues" / "binance_usdm"
+VENUE = SHARED_VENUES / "binance_usdm"
 CAPTURE = VENUE / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 TRADES = 21_313  # trades in the capture: the run stops after consuming all of them
 
@@ -35,19 +34,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CAPTURE.exists(),
                                                    reason="shared venue data not present")]
 
 
-def _exchange_info() -> bytes:
-    path = VENUE / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
-    with gzip.open(path, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["dir"] == "http_response" and "exchangeInfo" in record["url"]:
-                return str(record["raw"]).encode()
-    raise AssertionError("no exchangeInfo body in the capture")
-
-
 @pytest.fixture(scope="module")
 def profile() -> BinanceUsdmProfile:
-    return BinanceUsdmProfile(CAPTURE, _exchange_info())
+    return BinanceUsdmProfile(CAPTURE, recorded_exchange_info(VENUE))
 
 
 def _paper(state: Path, url: str) -> subprocess.Popen[bytes]:

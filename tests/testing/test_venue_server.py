@@ -19,16 +19,16 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.testing.venue_server import VenueServer, WsSession
 from heron.testing.venues.binance import BinanceUsdmProfile
 
-USDM = Path(__file__).resolve().parents[3] / "shared" / "data" / "venues" / "binance_usdm"
+USDM = SHARED_VENUES / "binance_usdm"
 CAPTURE = USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 LINES = 1500  # about six seconds of the recording: 1 snapshot, ~120 diffs, ~230 trades
 TRADE, TICKER, DEPTH = "btcusdt@trade", "btcusdt@bookTicker", "btcusdt@depth"
@@ -56,8 +56,7 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def recording() -> Recording:
-    if not CAPTURE.exists():
-        pytest.skip(f"shared data not present: {CAPTURE}")
+    need(CAPTURE)
     return Recording()
 
 

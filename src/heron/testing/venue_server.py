@@ -24,12 +24,14 @@ Knobs, callable from the test's thread while clients are connected:
 
 The server runs its own event loop on a daemon thread and listens on a port the OS
 picks; :meth:`stop` (or leaving the ``with`` block) closes it, so no test leaves it
-running. Everything the clients sent is in :attr:`received`.
+running. Everything the clients sent is in :attr:`received`; the subscribe requests
+among it, decoded, in :meth:`~VenueServer.subscribes` (the profile knows them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,7 +41,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["Frame", "Reply", "VenueProfile", "VenueServer", "WsSession"]
+__all__ = ["Frame", "Reply", "VenueProfile", "VenueServer", "WsSession", "json_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class VenueProfile:
     name: str = "venue"
     ws_paths: Sequence[str] = ("/ws",)     # aiohttp route patterns that accept WebSockets
     binary: bool = False                    # frames sent as binary (msgpack venues)
+    subscribe_op: tuple[str, str] | None = None  # a subscribe request's (key, value)
 
     def rest(self) -> Mapping[tuple[str, str], RestHandler]:
         """``(method, path) -> handler``; paths are aiohttp patterns."""
@@ -108,6 +111,25 @@ class VenueProfile:
     def render(self, session: WsSession, frame: Frame) -> str | bytes:
         """The frame as this client gets it (unwrapped from a capture's envelope, ...)."""
         return frame.text
+
+    def subscription(self, message: str | bytes) -> Mapping[str, Any] | None:
+        """A client message decoded, if it is a subscribe request; else None. By default a
+        JSON object whose ``subscribe_op`` key has its value."""
+        if self.subscribe_op is None:
+            raise NotImplementedError(f"{type(self).__name__} does not say which client "
+                                      "messages are subscribe requests")
+        key, value = self.subscribe_op
+        request = json_request(message)
+        return request if request.get(key) == value else None
+
+
+def json_request(message: str | bytes) -> dict[str, Any]:
+    """A client message as the JSON object it is; empty when it is none (a text ping)."""
+    try:
+        request = json.loads(message)
+    except ValueError:
+        return {}
+    return request if isinstance(request, dict) else {}
 
 
 class VenueServer:
@@ -201,6 +223,12 @@ class VenueServer:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    def subscribes(self) -> list[Mapping[str, Any]]:
+        """The subscribe requests clients sent, decoded, in order (the profile says which
+        messages are: :meth:`VenueProfile.subscription`)."""
+        found = (self.profile.subscription(message) for _, message in list(self.received))
+        return [request for request in found if request is not None]
 
     # -- knobs -----------------------------------------------------------------------------
     def drop(self) -> None:

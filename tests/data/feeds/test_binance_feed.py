@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import socket
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import SHARED_VENUES, closed_port, need
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.session import FeedOptions, VenueSession
@@ -39,10 +38,11 @@ from heron.model.data import (
 )
 from heron.model.feed import FeedHealth, FeedState
 from heron.model.orders import OrderSide
+from heron.testing.feed_run import FeedRun, run_feed
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.binance import BinanceUsdmProfile
 
-USDM = Path(__file__).resolve().parents[4] / "shared" / "data" / "venues" / "binance_usdm"
+USDM = SHARED_VENUES / "binance_usdm"
 CAPTURE = USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 LINES = 3000  # twelve seconds of the recording, replayed in four
 SPEED = 3.0   # paced: the venue's REST book is as of now, and diffs must follow it
@@ -96,8 +96,7 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def recording() -> Recording:
-    if not CAPTURE.exists():
-        pytest.skip(f"shared data not present: {CAPTURE}")
+    need(CAPTURE)
     return Recording()
 
 
@@ -107,49 +106,19 @@ def server(recording: Recording) -> Iterator[VenueServer]:
         yield srv
 
 
-async def stream_until(session: VenueSession, done: Callable[[], bool],
-                       timeout: float = 20.0) -> None:
-    """Run ``session`` until ``done()``; always stopped, and a failed run re-raised."""
-    await session.open()
-    task = asyncio.create_task(session.run())
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while not done():
-            if task.done():
-                task.result()
-            assert loop.time() < deadline, "timed out waiting for the feed"
-            await asyncio.sleep(0.01)
-    finally:
-        await session.stop()
-        await task
-
-
-class Streamed:
-    """Every event of one session over all six streams, split by type."""
-
-    def __init__(self, events: list[object], session: VenueSession) -> None:
-        self.events = events
-        self.session = session
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def book(self) -> list[BookSnapshot | BookDelta]:
-        return [e for e in self.events if isinstance(e, BookSnapshot | BookDelta)]
+def book_of(run: FeedRun) -> list[BookSnapshot | BookDelta]:
+    return [e for e in run.events if isinstance(e, BookSnapshot | BookDelta)]
 
 
 @pytest.fixture(scope="module")
-def streamed(server: VenueServer, recording: Recording) -> Streamed:
-    events: list[object] = []
+def streamed(recording: Recording) -> FeedRun:
+    """Every event of one session over all six streams."""
     last_diff = recording.diffs[-1]["u"]
-    session = VenueSession(adapter_for("binanceusdm"), [SYMBOL], list(Stream), events.append,
-                           FeedOptions(endpoint=server.url))
 
-    def everything() -> bool:
+    def everything(run: FeedRun) -> bool:
         count = {kind: 0 for kind in (Trade, Quote, MarkPrice, FundingRate, Liquidation)}
         book_done = False
-        for e in events:
+        for e in run.events:
             if type(e) in count:
                 count[type(e)] += 1
             elif isinstance(e, BookDelta) and e.sequence == last_diff and e.is_last:
@@ -158,8 +127,8 @@ def streamed(server: VenueServer, recording: Recording) -> Streamed:
                                        Quote: len(recording.tickers), MarkPrice: 1,
                                        FundingRate: 1, Liquidation: 1}
 
-    asyncio.run(stream_until(session, everything))
-    return Streamed(events, session)
+    return run_feed(BinanceUsdmProfile.recorded(USDM, lines=LINES), adapter_for("binanceusdm"),
+                    [SYMBOL], list(Stream), until=everything, speed=SPEED, timeout_s=20.0)
 
 
 def ms_ns(ms: int) -> int:
@@ -167,7 +136,7 @@ def ms_ns(ms: int) -> int:
 
 
 # -- one test per stream --------------------------------------------------------------------
-def test_trades_are_the_recorded_trades_in_order(streamed: Streamed,
+def test_trades_are_the_recorded_trades_in_order(streamed: FeedRun,
                                                  recording: Recording) -> None:
     trades: list[Trade] = streamed.of(Trade)
     assert len(trades) == len(recording.trades) > 400
@@ -181,7 +150,7 @@ def test_trades_are_the_recorded_trades_in_order(streamed: Streamed,
     assert all(t.ts_recv > t.ts_event for t in trades)  # heard now, traded in 2024
 
 
-def test_quotes_are_the_recorded_book_tickers_in_order(streamed: Streamed,
+def test_quotes_are_the_recorded_book_tickers_in_order(streamed: FeedRun,
                                                        recording: Recording) -> None:
     quotes: list[Quote] = streamed.of(Quote)
     assert len(quotes) == len(recording.tickers) > 2000
@@ -194,7 +163,7 @@ def test_quotes_are_the_recorded_book_tickers_in_order(streamed: Streamed,
 
 
 def test_mark_funding_and_liquidation_are_the_recorded_messages(
-        streamed: Streamed, recording: Recording) -> None:
+        streamed: FeedRun, recording: Recording) -> None:
     (mark,) = streamed.of(MarkPrice)
     (funding,) = streamed.of(FundingRate)
     (liquidation,) = streamed.of(Liquidation)
@@ -217,8 +186,8 @@ def _levels(side: tuple[tuple[int, int], ...], price: Callable[[int], Decimal],
 
 
 def test_book_is_the_rest_snapshot_then_every_later_diff_without_a_gap(
-        streamed: Streamed, server: VenueServer, recording: Recording) -> None:
-    book = streamed.book()
+        streamed: FeedRun, recording: Recording) -> None:
+    book = book_of(streamed)
     snap = book[0]
     assert isinstance(snap, BookSnapshot)
     assert [e for e in book if isinstance(e, BookSnapshot)] == [snap]
@@ -228,7 +197,8 @@ def test_book_is_the_rest_snapshot_then_every_later_diff_without_a_gap(
     assert _levels(snap.bids, inst.price, inst.quantity)[:depth] == sorted(
         bids.items(), reverse=True)[:depth]
     assert _levels(snap.asks, inst.price, inst.quantity)[:depth] == sorted(asks.items())[:depth]
-    assert ("GET", "/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": "1000"}) in server.requests
+    assert ("GET", "/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": "1000"}) in \
+        streamed.server.requests
 
     messages = _messages([e for e in book[1:] if isinstance(e, BookDelta)])
     expected = [d for d in recording.diffs if d["u"] > snap.sequence]
@@ -257,12 +227,12 @@ def _messages(deltas: list[BookDelta]) -> list[list[BookDelta]]:
 
 
 def test_rebuilt_book_has_the_venues_best_bid_and_ask_at_its_tickers(
-        streamed: Streamed, recording: Recording) -> None:
+        streamed: FeedRun, recording: Recording) -> None:
     """Where a bookTicker carries the id of a diff's last update, the book after that
     diff must show exactly its best bid and ask (the ticker's other ids fall inside a
     diff's range: that state is never published, so nothing can be compared there)."""
     tickers = {t["u"]: t for t in recording.tickers}
-    book_events = streamed.book()
+    book_events = book_of(streamed)
     inst = book_events[0].instrument
     l2 = L2Book(inst, LinkedSequence())
     compared = 0
@@ -285,7 +255,7 @@ def test_rebuilt_book_has_the_venues_best_bid_and_ask_at_its_tickers(
     assert (l2.gaps, l2.stale_messages, l2.crossed_messages) == (0, 0, 0)
 
 
-def test_every_stream_went_live_with_nothing_unusable(streamed: Streamed) -> None:
+def test_every_stream_went_live_with_nothing_unusable(streamed: FeedRun) -> None:
     health: list[FeedHealth] = streamed.of(FeedHealth)
     live = {h.stream for h in health if h.state is FeedState.LIVE}
     assert live == {s.value for s in Stream}
@@ -319,15 +289,8 @@ def test_unknown_symbol_is_an_input_error_naming_close_matches(server: VenueServ
     assert "BTC/USDT:USDT" in str(err.value)  # and how to name one
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_network_down_at_start_is_venue_unavailable_after_quick_retries() -> None:
-    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    endpoint = f"http://127.0.0.1:{closed_port()}"
     session = VenueSession(adapter_for("binanceusdm"), [SYMBOL], [Stream.TRADES],
                            lambda _: None, FeedOptions(
                                endpoint=endpoint, start_attempts=3,

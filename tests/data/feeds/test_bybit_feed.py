@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.live import FeedRequest, run_feeds
 from heron.data.feeds.session import FeedOptions, VenueSession
@@ -40,11 +38,12 @@ from heron.model.data import (
 from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument, InstrumentKind
 from heron.model.orders import OrderSide
+from heron.testing.feed_run import FeedRun, run_feed
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.bybit import BybitProfile
 from heron.venues.bybit.feed import BybitAdapter, BybitSpotAdapter
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "bybit"
+DATA = SHARED_VENUES / "bybit"
 FIXTURES = DATA / "fixtures"
 ARCHIVE = DATA / "v5_orderbook.500_XRPUSDT_2024-12-01.jsonl"
 SINGLES = ("ws_trade.json", "ws_ticker_linear.json", "ws_liquidation.json")
@@ -52,12 +51,6 @@ XRP, BTC, GALA = "XRP/USDT:USDT", "BTC/USDT:USDT", "GALA/USDT:USDT"
 BOOK_TOPIC = "orderbook.500.XRPUSDT"
 MS = 1_000_000
 E = TypeVar("E", bound=msgspec.Struct)
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -150,34 +143,6 @@ def book_of(events: Sequence[Any]) -> list[BookSnapshot | BookDelta]:
 
 
 # -- running a session against the emulator ------------------------------------------------
-@dataclass
-class Run:
-    events: list[Any] = field(default_factory=list)
-    session: VenueSession | None = None
-    server: VenueServer | None = None
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if type(e) is kind]
-
-    def inst(self, symbol: str) -> Instrument:
-        assert self.session is not None
-        return next(s.instrument for s in self.session.subscriptions if s.symbol == symbol)
-
-    def split(self, state: FeedState) -> tuple[list[Any], list[Any]]:
-        """Events before, and from, the first health report of ``state``."""
-        states = [getattr(e, "state", None) for e in self.events]
-        at = states.index(state) if state in states else len(self.events)
-        return self.events[:at], self.events[at:]
-
-
-async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def sent(server: VenueServer, op: str = "subscribe") -> list[tuple[str, dict[str, Any]]]:
     """``(socket path, request)`` of every ``op`` request the clients sent."""
     requests = ((path, json.loads(text)) for path, text in server.received)
@@ -185,56 +150,23 @@ def sent(server: VenueServer, op: str = "subscribe") -> list[tuple[str, dict[str
 
 
 def topics(server: VenueServer) -> list[str]:
-    return [topic for _, r in sent(server) for topic in r["args"]]
-
-
-def feed(profile: BybitProfile, symbols: Sequence[str], streams: Sequence[Stream],
-         until: Callable[[Run], bool], *, subscribes: int,
-         during: Callable[[Run], bool] | None = None, speed: float = 0.0,
-         adapter: type[BybitAdapter] = BybitAdapter, timeout_s: float = 5.0,
-         **options: Any) -> Run:
-    """Subscribe, let data flow once ``subscribes`` requests are in (the server holds it
-    until then), run until ``until``; ``during`` acts once, when it returns True (a knob
-    turned mid-stream). The session is always stopped."""
-    run = Run()
-
-    async def main(server: VenueServer) -> None:
-        session = run.session = VenueSession(adapter(), symbols, streams,
-                                             run.events.append,
-                                             FeedOptions(endpoint=server.url, **options))
-        server.hold()
-        await session.open()
-        task = asyncio.create_task(session.run())
-        try:
-            await _until(lambda: len(sent(server)) >= subscribes, timeout_s, "the subscribes")
-            server.release()
-            if during is not None:
-                await _until(lambda: during(run), timeout_s, "the mid-stream action")
-            await _until(lambda: until(run), timeout_s, "the expected events")
-        finally:
-            await session.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    with VenueServer(profile, speed=speed) as server:
-        run.server = server
-        asyncio.run(main(server))
-    return run
+    return [topic for r in server.subscribes() for topic in r["args"]]
 
 
 @pytest.fixture(scope="module")
-def all_streams(profile: BybitProfile) -> Run:
+def all_streams(profile: BybitProfile) -> FeedRun:
     """Every stream of three perpetuals at once (mark and funding share ``tickers``: five
     subscribes each), until every recorded message is through."""
     n_book, n_quotes = n_book_events(), len(archive_tops())
 
-    def through(r: Run) -> bool:
+    def through(r: FeedRun) -> bool:
         book = len(r.of(BookSnapshot)) + len(r.of(BookDelta))
         singles = (Trade, MarkPrice, FundingRate, Liquidation)
         return book >= n_book and len(r.of(Quote)) >= n_quotes and all(
             r.of(kind) for kind in singles)
 
-    return feed(profile, [XRP, BTC, GALA], list(Stream), through, subscribes=15)
+    return run_feed(profile, BybitAdapter(), [XRP, BTC, GALA], list(Stream), until=through,
+                    subscribes=15)
 
 
 # -- markets -------------------------------------------------------------------------------
@@ -244,17 +176,16 @@ def listings(server: VenueServer) -> list[tuple[str, str]]:
                   if path == "/v5/market/instruments-info")
 
 
-def test_markets_are_the_linear_ones_only(all_streams: Run) -> None:
+def test_markets_are_the_linear_ones_only(all_streams: FeedRun) -> None:
     """No spot (its own adapter), inverse or option chains: ccxt's listed and pre-launch
     linear contracts."""
-    assert all_streams.server is not None
     assert listings(all_streams.server) == [("linear", ""), ("linear", "PreLaunch")]
 
 
-def test_instruments_have_the_recorded_grid_and_limits(all_streams: Run) -> None:
+def test_instruments_have_the_recorded_grid_and_limits(all_streams: FeedRun) -> None:
     [entry] = [e for e in fixture("http_linear_instruments.json")["result"]["list"]
                if e["symbol"] == "BTCUSDT"]
-    inst = all_streams.inst(BTC)
+    inst = all_streams.instrument(BTC)
     assert (inst.symbol, inst.venue, inst.kind, inst.quote_currency) == (
         "BTCUSDT", "BYBIT", InstrumentKind.LINEAR_PERPETUAL, "USDT")
     assert inst.price_increment == Decimal(entry["priceFilter"]["tickSize"])
@@ -264,8 +195,7 @@ def test_instruments_have_the_recorded_grid_and_limits(all_streams: Run) -> None
 
 # -- every stream, values against the recording --------------------------------------------
 def test_subscribes_are_bybits_requests_one_topic_each_on_the_linear_socket(
-        all_streams: Run) -> None:
-    assert all_streams.server is not None
+        all_streams: FeedRun) -> None:
     requests = sent(all_streams.server)
     assert {path for path, _ in requests} == {"/v5/public/linear"}
     assert sorted(topics(all_streams.server)) == sorted(
@@ -276,26 +206,26 @@ def test_subscribes_are_bybits_requests_one_topic_each_on_the_linear_socket(
     assert len(set(ids)) == len(ids)
 
 
-def test_book_is_the_recorded_snapshot_then_every_delta_in_order(all_streams: Run) -> None:
-    assert book_of(all_streams.events) == expected_book(all_streams.inst(XRP))
+def test_book_is_the_recorded_snapshot_then_every_delta_in_order(all_streams: FeedRun) -> None:
+    assert book_of(all_streams.events) == expected_book(all_streams.instrument(XRP))
 
 
-def test_quotes_are_the_archive_tops_on_change(all_streams: Run) -> None:
-    assert unstamped(all_streams.events, Quote) == expected_quotes(all_streams.inst(XRP))
+def test_quotes_are_the_archive_tops_on_change(all_streams: FeedRun) -> None:
+    assert unstamped(all_streams.events, Quote) == expected_quotes(all_streams.instrument(XRP))
 
 
-def test_trade_is_the_recorded_fill_with_the_taker_side(all_streams: Run) -> None:
-    inst = all_streams.inst(BTC)
+def test_trade_is_the_recorded_fill_with_the_taker_side(all_streams: FeedRun) -> None:
+    inst = all_streams.instrument(BTC)
     [t] = fixture("ws_trade.json")["data"]
     assert unstamped(all_streams.events, Trade) == [
         Trade(inst, t["T"] * MS, 0, inst.ticks(Decimal(t["p"])), inst.lots(Decimal(t["v"])),
               t["S"].lower(), t["i"])]
 
 
-def test_mark_and_funding_come_from_the_recorded_ticker(all_streams: Run) -> None:
+def test_mark_and_funding_come_from_the_recorded_ticker(all_streams: FeedRun) -> None:
     """Mark and index are rounded half-even to the tick (Bybit computes them finer); the
     rate applies at ``nextFundingTime``."""
-    inst = all_streams.inst(BTC)
+    inst = all_streams.instrument(BTC)
     message = fixture("ws_ticker_linear.json")
     d = message["data"]
     assert unstamped(all_streams.events, MarkPrice) == [
@@ -306,9 +236,9 @@ def test_mark_and_funding_come_from_the_recorded_ticker(all_streams: Run) -> Non
 
 
 def test_liquidation_is_the_forced_order_closing_the_recorded_position(
-        all_streams: Run) -> None:
+        all_streams: FeedRun) -> None:
     """Bybit names the liquidated position's side ("Buy": a long); heron the order's."""
-    inst = all_streams.inst(GALA)
+    inst = all_streams.instrument(GALA)
     d = fixture("ws_liquidation.json")["data"]
     forced = {"Buy": OrderSide.SELL, "Sell": OrderSide.BUY}[d["side"]]
     assert unstamped(all_streams.events, Liquidation) == [
@@ -316,9 +246,8 @@ def test_liquidation_is_the_forced_order_closing_the_recorded_position(
                     inst.lots(Decimal(d["size"])))]
 
 
-def test_streams_with_data_went_live_and_nothing_failed(all_streams: Run) -> None:
+def test_streams_with_data_went_live_and_nothing_failed(all_streams: FeedRun) -> None:
     session = all_streams.session
-    assert session is not None
     live = {(h.symbol, h.stream) for h in all_streams.of(FeedHealth)
             if h.state is FeedState.LIVE}
     assert live == {("XRPUSDT", "book"), ("XRPUSDT", "quotes"), ("BTCUSDT", "trades"),
@@ -350,41 +279,35 @@ def test_a_book_gap_drops_the_socket_and_the_new_snapshot_resyncs(
     session fails the socket, and the new subscription's snapshot starts the book again."""
     n_book = n_book_events()
 
-    def again(r: Run) -> bool:
+    def again(r: FeedRun) -> bool:
         return len(book_of(r.split(FeedState.RECONNECTING)[1])) >= n_book
 
-    run = feed(profile, [XRP], [Stream.BOOK], again, subscribes=1, during=_skip_a_delta,
-               speed=10, backoff=lambda: Backoff(initial_s=0.05))
-    assert run.session is not None and run.server is not None
+    run = run_feed(profile, BybitAdapter(), [XRP], [Stream.BOOK], until=again, subscribes=1,
+                   during=_skip_a_delta, speed=10, backoff=lambda: Backoff(initial_s=0.05))
     [sub] = run.session.subscriptions
     assert (sub.gaps, sub.reconnects, run.server.connections) == (1, 1, 2)
     assert "book gap" in next(h.reason for h in run.of(FeedHealth)
                               if h.state is FeedState.RESYNCING)
-    expected = expected_book(run.inst(XRP))
+    expected = expected_book(run.instrument(XRP))
     before, after = (book_of(part) for part in run.split(FeedState.RECONNECTING))
     assert before == expected[:len(before)] and len(before) < len(expected)
     assert after == expected
 
 
-def _skip_a_delta(run: Run) -> bool:
-    if not run.of(BookSnapshot):
-        return False
-    assert run.server is not None
+async def _skip_a_delta(run: FeedRun) -> None:
+    await run.wait(lambda: bool(run.of(BookSnapshot)), "the snapshot")
     run.server.skip(BOOK_TOPIC)
-    return True
 
 
 def test_keepalive_pings_are_answered_and_the_connection_stays(
         profile: BybitProfile) -> None:
     """ccxt pings every ``keepAlive`` ms and drops a connection after two unanswered:
     Bybit's pong must get past heron's parser to ccxt."""
-    def pinged(r: Run) -> bool:
-        assert r.server is not None
+    def pinged(r: FeedRun) -> bool:
         return len(sent(r.server, "ping")) >= 4
 
-    run = feed(profile, [BTC], [Stream.TRADES], pinged, subscribes=1,
-               ccxt_config={"streaming": {"keepAlive": 150}})
-    assert run.session is not None and run.server is not None
+    run = run_feed(profile, BybitAdapter(), [BTC], [Stream.TRADES], until=pinged, subscribes=1,
+                   ccxt_config={"streaming": {"keepAlive": 150}})
     assert (run.session.subscriptions[0].reconnects, run.server.connections) == (0, 1)
     assert run.session.ccxt_errors == 0
 
@@ -393,16 +316,13 @@ def test_garbage_and_a_venue_refusal_are_counted_and_the_feed_goes_on(
         profile: BybitProfile) -> None:
     refusal = need(FIXTURES / "ws_subscription_failure.json").read_text()
 
-    def inject(run: Run) -> bool:
-        assert run.server is not None
+    async def inject(run: FeedRun) -> None:
         run.server.inject("not json")
         run.server.inject(refusal)
-        return True
 
-    run = feed(profile, [BTC], [Stream.TRADES, Stream.MARK],
-               lambda r: r.session is not None and r.session.parse_errors >= 2
-               and bool(r.of(Trade)) and bool(r.of(MarkPrice)), subscribes=2, during=inject)
-    assert run.session is not None
+    run = run_feed(profile, BybitAdapter(), [BTC], [Stream.TRADES, Stream.MARK],
+                   until=lambda r: r.session.parse_errors >= 2 and bool(r.of(Trade))
+                   and bool(r.of(MarkPrice)), subscribes=2, during=inject)
     # both counted; the refusal also reaches ccxt, which fails the subscriptions waiting
     # on the socket (they resubscribe): the data kept coming either way
     assert run.session.parse_errors == 2
@@ -418,10 +338,8 @@ def test_a_refused_subscription_is_logged_with_the_venues_reason(
         profile: BybitProfile, caplog: pytest.LogCaptureFixture) -> None:
     """The refusal is the parser's to report (ccxt would only fail the future): counted,
     logged with Bybit's text, and the stream does not go live."""
-    run = feed(profile, [XRP], [Stream.BOOK],
-               lambda r: r.session is not None and r.session.parse_errors >= 1,
-               subscribes=1, adapter=_Depth1000)
-    assert run.session is not None
+    run = run_feed(profile, _Depth1000(), [XRP], [Stream.BOOK],
+                   until=lambda r: r.session.parse_errors >= 1, subscribes=1)
     assert "Invalid topic: orderbook.1000.XRPUSDT" in caplog.text
     assert not run.of(BookSnapshot) and run.session.subscriptions[0].state is not FeedState.LIVE
 
@@ -432,14 +350,14 @@ def test_spot_loads_spot_and_subscribes_on_the_spot_socket_with_200_levels(
     """Nothing was recorded on spot: the test is the markets, the subscriptions and the
     instrument (Bybit's documented spot listing)."""
     [entry] = profile.instruments["spot"]["result"]["list"]
-    run = feed(profile, ["BTCUSDT"], [Stream.TRADES, Stream.BOOK, Stream.QUOTES],
-               lambda r: True, subscribes=3, adapter=BybitSpotAdapter)
-    assert run.server is not None and run.session is not None
+    run = run_feed(profile, BybitSpotAdapter(), ["BTCUSDT"],
+                   [Stream.TRADES, Stream.BOOK, Stream.QUOTES], until=lambda r: True,
+                   subscribes=3)
     assert listings(run.server) == [("spot", "")]
     assert {path for path, _ in sent(run.server)} == {"/v5/public/spot"}
     assert sorted(topics(run.server)) == [
         "orderbook.1.BTCUSDT", "orderbook.200.BTCUSDT", "publicTrade.BTCUSDT"]
-    inst = run.inst("BTC/USDT")
+    inst = run.instrument("BTC/USDT")
     assert (inst.symbol, inst.kind, inst.price_increment, inst.size_increment) == (
         "BTCUSDT", InstrumentKind.SPOT, Decimal(entry["priceFilter"]["tickSize"]),
         Decimal(entry["lotSizeFilter"]["basePrecision"]))

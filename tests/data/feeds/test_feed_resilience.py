@@ -17,25 +17,25 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from conftest import SHARED_VENUES, need
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.backoff import Backoff
-from heron.data.feeds.session import FeedOptions, VenueSession
 from heron.data.feeds.streams import Stream
 from heron.model.book import LinkedSequence, Verdict
 from heron.model.data import BookDelta, BookSnapshot, Quote, Trade
 from heron.model.feed import FeedHealth, FeedState
+from heron.testing.feed_run import FeedRun, running_feed
 from heron.testing.venue_server import Reply, RestHandler, VenueServer
 from heron.testing.venues.binance import BinanceUsdmProfile
 
-USDM = Path(__file__).resolve().parents[4] / "shared" / "data" / "venues" / "binance_usdm"
+USDM = SHARED_VENUES / "binance_usdm"
 SYMBOL = "BTC/USDT:USDT"
 DEPTH_GET = ("GET", "/fapi/v1/depth")
 RESYNCED = (FeedState.LIVE, "book resynced from a REST snapshot")
@@ -43,70 +43,28 @@ RESYNCED = (FeedState.LIVE, "book resynced from a REST snapshot")
 
 @pytest.fixture(scope="module")
 def profile() -> BinanceUsdmProfile:
-    if not USDM.exists():
-        pytest.skip(f"shared data not present: {USDM}")
-    return BinanceUsdmProfile.recorded(USDM, lines=3000)
+    return BinanceUsdmProfile.recorded(need(USDM), lines=3000)
 
 
 def quick_backoff() -> Backoff:
     return Backoff(initial_s=0.05, cap_s=0.1)
 
 
-class Feed:
-    """One running session of one stream, and everything it emitted."""
+def running(server: VenueServer, stream: Stream, *, symbols: tuple[str, ...] = (SYMBOL,),
+            **options: Any) -> AbstractAsyncContextManager[FeedRun]:
+    """One session of one stream, running for an ``async with`` block. Leaving the block
+    stops it and checks that ``run()`` ends normally and that nothing follows STOPPED,
+    though frames were still arriving."""
+    return running_feed(server, adapter_for("binanceusdm"), symbols, [stream],
+                        timeout_s=10.0, backoff=quick_backoff, **options)
 
-    def __init__(self, server: VenueServer, stream: Stream, *, symbols: tuple[str, ...] = (
-            SYMBOL,), **options: Any) -> None:
-        self.events: list[Any] = []
-        self.stream = stream
-        self.session = VenueSession(
-            adapter_for("binanceusdm"), list(symbols), [stream], self.events.append,
-            FeedOptions(endpoint=server.url, backoff=quick_backoff, **options))
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Feed:
-        await self.session.open()
-        self._task = asyncio.create_task(self.session.run())
-        return self
+def health(feed: FeedRun) -> list[FeedHealth]:
+    return feed.of(FeedHealth)
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.session.stop()
-        assert self._task is not None
-        await self._task  # run() ends normally once stopped
-        if kind is None:  # after STOPPED nothing more, though frames were still arriving
-            first = next(i for i, e in enumerate(self.events)
-                         if isinstance(e, FeedHealth) and e.state is FeedState.STOPPED)
-            assert all(isinstance(e, FeedHealth) and e.state is FeedState.STOPPED
-                       for e in self.events[first:])
 
-    async def until(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not done():
-            assert self._task is not None
-            if self._task.done():
-                self._task.result()
-            assert loop.time() < deadline, f"timed out; health: {self.states()}"
-            await asyncio.sleep(0.01)
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def health(self) -> list[FeedHealth]:
-        return self.of(FeedHealth)
-
-    def states(self, since: int = 0) -> list[tuple[FeedState, str]]:
-        """(state, reason) of each health change after event index ``since``."""
-        out: list[tuple[FeedState, str]] = []
-        for event in self.events[since:]:
-            if isinstance(event, FeedHealth) and (event.state, event.reason) not in out[-1:]:
-                out.append((event.state, event.reason))
-        return out
-
-    @property
-    def sub(self) -> Any:
-        return self.session.subscriptions[0]
+def first_sub(feed: FeedRun) -> Any:
+    return feed.session.subscriptions[0]
 
 
 def subscribes(server: VenueServer, topic: str) -> list[str]:
@@ -117,13 +75,13 @@ def subscribes(server: VenueServer, topic: str) -> list[str]:
 # -- a dropped connection ------------------------------------------------------------------------
 def test_dropped_connection_reconnects_resubscribes_and_data_continues(
         profile: BinanceUsdmProfile) -> None:
-    async def main(server: VenueServer) -> tuple[Feed, int]:
-        async with Feed(server, Stream.TRADES) as feed:
+    async def main(server: VenueServer) -> tuple[FeedRun, int]:
+        async with running(server, Stream.TRADES) as feed:
             recorded = sum(1 for f in profile.frames() if f.topic == "btcusdt@trade")
-            await feed.until(lambda: len(feed.of(Trade)) == recorded)
+            await feed.wait(lambda: len(feed.of(Trade)) == recorded, "the recorded trades")
             cut = len(feed.events)
             server.drop()
-            await feed.until(lambda: len(feed.of(Trade)) == 2 * recorded)
+            await feed.wait(lambda: len(feed.of(Trade)) == 2 * recorded, "the trades again")
         return feed, cut
 
     with VenueServer(profile) as server:
@@ -139,7 +97,7 @@ def test_dropped_connection_reconnects_resubscribes_and_data_continues(
     reconnecting, live = (next(h for h in feed.events[cut:]
                                if isinstance(h, FeedHealth) and h.state is state)
                           for state in (FeedState.RECONNECTING, FeedState.LIVE))
-    assert reconnecting.reconnects == live.reconnects == feed.sub.reconnects == 1
+    assert reconnecting.reconnects == live.reconnects == first_sub(feed).reconnects == 1
     trades = feed.of(Trade)
     half = len(trades) // 2  # the new connection replays the recording from its start
     assert [t.trade_id for t in trades[half:]] == [t.trade_id for t in trades[:half]]
@@ -151,16 +109,16 @@ def test_silent_server_is_found_stale_within_stale_after_and_reconnected(
         profile: BinanceUsdmProfile) -> None:
     stale_after = 0.5
 
-    async def main(server: VenueServer) -> tuple[Feed, int]:
-        async with Feed(server, Stream.QUOTES, stale_after_s=stale_after) as feed:
-            await feed.until(lambda: len(feed.of(Quote)) >= 20)
+    async def main(server: VenueServer) -> tuple[FeedRun, int]:
+        async with running(server, Stream.QUOTES, stale_after_s=stale_after) as feed:
+            await feed.wait(lambda: len(feed.of(Quote)) >= 20, "20 quotes")
             silenced = time.time_ns()
             server.stall(1.2)
-            await feed.until(lambda: stale(feed) is not None)
+            await feed.wait(lambda: stale(feed) is not None, "STALE")
             index = feed.events.index(stale(feed))
-            await feed.until(lambda: FeedState.LIVE in dict(feed.states(index)))
+            await feed.wait(lambda: FeedState.LIVE in dict(feed.states(index)), "LIVE again")
             count = len(feed.of(Quote))
-            await feed.until(lambda: len(feed.of(Quote)) >= count + 20)  # data again
+            await feed.wait(lambda: len(feed.of(Quote)) >= count + 20, "data again")
         return feed, silenced
 
     with VenueServer(profile, speed=2.0) as server:  # recorded gaps under 0.1 s at this speed
@@ -173,13 +131,13 @@ def test_silent_server_is_found_stale_within_stale_after_and_reconnected(
     assert first.last_message_age_ns >= stale_after * 1e9
     assert first.reason == "no quotes message for 0.5s"
     index = feed.events.index(first)
-    reconnect = next(h for h in feed.health() if h.ts >= first.ts
+    reconnect = next(h for h in health(feed) if h.ts >= first.ts
                      and h.state is FeedState.RECONNECTING)
     assert reconnect.reason == "stale stream" and reconnect.reconnects >= 1
     assert (reconnect.ts - first.ts) / 1e9 < stale_after  # dropped at once, not a tick later
     assert feed.states(index)[-2][0] is FeedState.LIVE
     # each new connection gets its own stale_after_s to bring data before it is judged
-    stales = [h.ts for h in feed.health() if h.state is FeedState.STALE]
+    stales = [h.ts for h in health(feed) if h.state is FeedState.STALE]
     assert all(b - a >= stale_after * 1e9 for a, b in itertools.pairwise(stales))
     assert 1 <= len(stales) <= 3
 
@@ -188,10 +146,11 @@ def test_a_quiet_symbol_going_stale_leaves_its_neighbours_connections_alone(
         profile: BinanceUsdmProfile) -> None:
     """ETHUSDT has no message in the recording: its subscription goes stale and is
     reconnected, but BTCUSDT's busy connection must not be cut with it."""
-    async def main(server: VenueServer) -> Feed:
-        async with Feed(server, Stream.QUOTES, symbols=(SYMBOL, "ETH/USDT:USDT"),
-                        stale_after_s=0.5) as feed:
-            await feed.until(lambda: feed.session.subscriptions[1].reconnects >= 2)
+    async def main(server: VenueServer) -> FeedRun:
+        async with running(server, Stream.QUOTES, symbols=(SYMBOL, "ETH/USDT:USDT"),
+                           stale_after_s=0.5) as feed:
+            await feed.wait(lambda: feed.session.subscriptions[1].reconnects >= 2,
+                            "two reconnects of ETHUSDT")
         return feed
 
     with VenueServer(profile, speed=2.0) as server:
@@ -199,11 +158,11 @@ def test_a_quiet_symbol_going_stale_leaves_its_neighbours_connections_alone(
     btc, eth = feed.session.subscriptions
     assert (btc.reconnects, btc.state) == (0, FeedState.STOPPED) and btc.messages > 20
     assert eth.messages == 0
-    assert {h.symbol for h in feed.health() if h.state is FeedState.STALE} == {"ETHUSDT"}
+    assert {h.symbol for h in health(feed) if h.state is FeedState.STALE} == {"ETHUSDT"}
 
 
-def stale(feed: Feed) -> FeedHealth | None:
-    return next((h for h in feed.health() if h.state is FeedState.STALE), None)
+def stale(feed: FeedRun) -> FeedHealth | None:
+    return next((h for h in health(feed) if h.state is FeedState.STALE), None)
 
 
 # -- a missed book diff ----------------------------------------------------------------------------
@@ -230,35 +189,37 @@ def book_messages_follow_on(events: list[Any]) -> int:
     return messages
 
 
-def resynced(feed: Feed, times: int) -> bool:
+def resynced(feed: FeedRun, times: int) -> bool:
     return feed.states().count(RESYNCED) >= times
 
 
-def diffs(feed: Feed) -> int:
+def diffs(feed: FeedRun) -> int:
     """Book messages emitted (a diff is one delta a level, the last marked)."""
     return sum(1 for delta in feed.of(BookDelta) if delta.is_last)
 
 
+async def a_diff_skipped(server: VenueServer, *, diffs_after: int = 0) -> tuple[FeedRun, int]:
+    """A synced book, one diff left out, the resync, then ``diffs_after`` more diffs: the
+    run, and the index of its first event after the skip."""
+    async with running(server, Stream.BOOK, ccxt_config={"enableRateLimit": False}) as feed:
+        await feed.wait(lambda: resynced(feed, 1) and diffs(feed) >= 20, "a synced book")
+        skipped = len(feed.events)
+        server.skip("btcusdt@depth", 1)
+        await feed.wait(lambda: resynced(feed, 2), "the resync")
+        count = diffs(feed)
+        await feed.wait(lambda: diffs(feed) >= count + diffs_after, "diffs after the resync")
+    return feed, skipped
+
+
 def test_book_gap_resyncs_from_a_new_rest_snapshot_and_never_emits_a_hole(
         profile: BinanceUsdmProfile) -> None:
-    async def main(server: VenueServer) -> tuple[Feed, int]:
-        async with Feed(server, Stream.BOOK,
-                        ccxt_config={"enableRateLimit": False}) as feed:
-            await feed.until(lambda: resynced(feed, 1) and diffs(feed) >= 20)
-            skipped = len(feed.events)
-            server.skip("btcusdt@depth", 1)
-            await feed.until(lambda: resynced(feed, 2))
-            count = diffs(feed)
-            await feed.until(lambda: diffs(feed) >= count + 20)
-        return feed, skipped
-
     with VenueServer(profile, speed=2.0) as server:
-        feed, skipped = asyncio.run(main(server))
+        feed, skipped = asyncio.run(a_diff_skipped(server, diffs_after=20))
         assert [r[:2] for r in server.requests].count(DEPTH_GET) == 2
     after = feed.states(skipped)
     assert after[0][0] is FeedState.RESYNCING and after[0][1].startswith("book gap: last ")
     assert after[1:] == [RESYNCED, (FeedState.STOPPED, "stopped")]
-    assert feed.sub.gaps == 1 and feed.health()[-1].gaps == 1
+    assert first_sub(feed).gaps == 1 and health(feed)[-1].gaps == 1
     assert len(feed.of(BookSnapshot)) == 2
     assert book_messages_follow_on(feed.events) == diffs(feed) >= 40
 
@@ -280,21 +241,9 @@ class LaggingRestBook(BinanceUsdmProfile):
 
 
 def test_rest_snapshot_older_than_the_stream_is_fetched_again_not_called_live() -> None:
-    if not USDM.exists():
-        pytest.skip(f"shared data not present: {USDM}")
-    profile = LaggingRestBook.recorded(USDM, lines=3000)
-
-    async def main(server: VenueServer) -> tuple[Feed, int]:
-        async with Feed(server, Stream.BOOK,
-                        ccxt_config={"enableRateLimit": False}) as feed:
-            await feed.until(lambda: resynced(feed, 1) and diffs(feed) >= 20)
-            skipped = len(feed.events)
-            server.skip("btcusdt@depth", 1)
-            await feed.until(lambda: resynced(feed, 2))
-        return feed, skipped
-
+    profile = LaggingRestBook.recorded(need(USDM), lines=3000)
     with VenueServer(profile, speed=2.0) as server:
-        feed, skipped = asyncio.run(main(server))
+        feed, skipped = asyncio.run(a_diff_skipped(server))
         assert [r[:2] for r in server.requests].count(DEPTH_GET) == 3
     after = [state for state in feed.states(skipped) if state[0] is not FeedState.STOPPED]
     assert after[-1] == RESYNCED
@@ -318,23 +267,24 @@ def test_malformed_frames_are_counted_logged_and_the_feed_reads_on(
         profile: BinanceUsdmProfile, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="heron.feed")
 
-    async def main(server: VenueServer) -> tuple[Feed, int]:
-        async with Feed(server, Stream.QUOTES, health_every_s=0.1) as feed:
-            await feed.until(lambda: len(feed.of(Quote)) >= 20)
+    async def main(server: VenueServer) -> tuple[FeedRun, int]:
+        async with running(server, Stream.QUOTES, health_every_s=0.1) as feed:
+            await feed.wait(lambda: len(feed.of(Quote)) >= 20, "20 quotes")
             before = len(feed.of(Quote))
             for text in GARBAGE:
                 server.inject(text)
-            await feed.until(lambda: feed.session.parse_errors == len(GARBAGE))
-            await feed.until(lambda: len(feed.of(Quote)) >= before + 50
-                             and feed.health()[-1].parse_errors == len(GARBAGE))
+            await feed.wait(lambda: feed.session.parse_errors == len(GARBAGE), "the parse errors")
+            await feed.wait(lambda: len(feed.of(Quote)) >= before + 50
+                            and health(feed)[-1].parse_errors == len(GARBAGE),
+                            "quotes after the garbage")
         return feed, before
 
     with VenueServer(profile, speed=2.0) as server:
         feed, before = asyncio.run(main(server))
         assert server.connections == 1  # the same connection read on: ccxt's loop is intact
     assert feed.session.parse_errors == len(GARBAGE) and feed.session.ccxt_errors == 0
-    assert feed.sub.reconnects == 0 and feed.sub.state is FeedState.STOPPED
-    assert all(h.state is not FeedState.RECONNECTING for h in feed.health())
+    assert first_sub(feed).reconnects == 0 and first_sub(feed).state is FeedState.STOPPED
+    assert all(h.state is not FeedState.RECONNECTING for h in health(feed))
     logged = [r.getMessage() for r in caplog.records if r.name == "heron.feed"]
     for text, kind in GARBAGE.items():
         assert any(f"unusable frame ({kind}:" in m and m.endswith(text) for m in logged), text

@@ -1,4 +1,5 @@
-"""The live feed's pure parts: backoff, book sync, the envelope, stream and CLI parsing.
+"""The live feed's pure parts: backoff, book sync, the envelope, stream and CLI parsing,
+the adapter's subscribe table.
 
 No network and no ccxt: these are the rules the integration tests rely on, pinned one
 by one so a failure there points at the rule that broke.
@@ -6,14 +7,17 @@ by one so a failure there points at the rule that broke.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from heron.cli.feed import requests_from
+from heron.data.feeds.adapter import VenueAdapter
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.book_sync import BookSync
 from heron.data.feeds.envelope import EnvelopeWriter
@@ -358,3 +362,39 @@ def test_endpoint_urls_https_endpoint_gives_secure_sockets() -> None:
 def test_endpoint_urls_refuses_an_endpoint_without_http_scheme_and_host(endpoint: str) -> None:
     with pytest.raises(InvalidConfiguration, match="is not an http"):
         endpoint_urls({"rest": "https://fapi.binance.com/fapi/v1"}, endpoint)
+
+
+# -- the adapter's subscribe table ------------------------------------------------------------
+class _WatchTable(VenueAdapter):
+    name: ClassVar[str] = "fake"
+    watch: ClassVar[Mapping[Stream, str]] = {Stream.TRADES: "watch_trades",
+                                             Stream.QUOTES: "watch_bids_asks"}
+
+
+class _Exchange:
+    """A ccxt.pro exchange as far as ``subscribe`` sees it: the watch calls it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    async def watch_trades(self, symbol: str) -> None:
+        self.calls.append(("watch_trades", symbol))
+
+    async def watch_bids_asks(self, symbols: list[str]) -> None:
+        self.calls.append(("watch_bids_asks", symbols))
+
+
+def test_adapter_subscribe_calls_the_watch_method_its_table_names() -> None:
+    """With the unified symbol; ``watch_bids_asks`` takes a list of symbols."""
+    exchange, market = _Exchange(), {"symbol": "BTC/USDT:USDT", "id": "BTCUSDT"}
+    for stream in (Stream.TRADES, Stream.QUOTES):
+        asyncio.run(_WatchTable().subscribe(exchange, stream, market))
+    assert exchange.calls == [("watch_trades", "BTC/USDT:USDT"),
+                              ("watch_bids_asks", ["BTC/USDT:USDT"])]
+
+
+def test_adapter_subscribe_refuses_a_stream_its_table_lacks_rather_than_spin() -> None:
+    exchange = _Exchange()
+    with pytest.raises(InputError, match="fake: heron has no subscription for book yet"):
+        asyncio.run(_WatchTable().subscribe(exchange, Stream.BOOK, {"symbol": "BTC/USDT"}))
+    assert exchange.calls == []

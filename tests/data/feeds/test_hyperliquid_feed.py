@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.live import FeedRequest, run_feeds
 from heron.data.feeds.session import FeedOptions, VenueSession
@@ -30,11 +28,12 @@ from heron.errors import InputError
 from heron.model.data import BookDelta, BookSnapshot, FundingRate, MarkPrice, Quote, Trade
 from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument, InstrumentKind
+from heron.testing.feed_run import FeedRun, run_feed
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.hyperliquid import HyperliquidProfile
 from heron.venues.hyperliquid.feed import HyperliquidAdapter
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "hyperliquid"
+DATA = SHARED_VENUES / "hyperliquid"
 CAPTURE = DATA / "ws_capture_BTC_2025-01-26.txt.gz"
 META = DATA / "rest_info_meta_2023-07-17.json"
 CTXS = DATA / "fixtures" / "ws_all_dexs_asset_ctxs.json"
@@ -45,12 +44,6 @@ E = TypeVar("E", bound=msgspec.Struct)
 OFFERED = (Stream.TRADES, Stream.BOOK, Stream.QUOTES, Stream.MARK, Stream.FUNDING)
 CHANNEL = {Stream.TRADES: "trades", Stream.BOOK: "l2Book", Stream.QUOTES: "bbo",
            Stream.MARK: "activeAssetCtx", Stream.FUNDING: "activeAssetCtx"}
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -129,128 +122,82 @@ def unstamped(events: Sequence[Any], kind: type[E]) -> list[E]:
 
 
 # -- running a session against the emulator ------------------------------------------------
-@dataclass
-class Run:
-    events: list[Any] = field(default_factory=list)
-    session: VenueSession | None = None
-    server: VenueServer | None = None
-    info_requests: list[str] = field(default_factory=list)
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if type(e) is kind]
-
-    def after_reconnect(self, kind: type) -> list[Any]:
-        """Events of ``kind`` since the last reconnect was reported (what the connection
-        now up delivered)."""
-        states = [getattr(e, "state", None) for e in self.events]
-        if FeedState.RECONNECTING not in states:
-            return []
-        last = len(states) - 1 - states[::-1].index(FeedState.RECONNECTING)
-        return [e for e in self.events[last:] if type(e) is kind]
-
-
-async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-def subscribes(server: VenueServer) -> list[dict[str, Any]]:
-    return [m for m in (json.loads(text) for _, text in server.received)
-            if m.get("method") == "subscribe"]
-
-
 def feed(profile: HyperliquidProfile, streams: Sequence[Stream],
-         until: Callable[[Run], bool], *, during: Callable[[Run], bool] | None = None,
-         symbol: str = SYMBOL, timeout_s: float = 5.0, **options: Any) -> Run:
-    """Subscribe ``streams`` of ``symbol``, let data flow once every subscribe is in (the server
-    holds it until then), run until ``until``; ``during`` acts once, when it returns True
-    (a knob turned mid-stream). The session is always stopped."""
-    run = Run()
+         until: Callable[[FeedRun], bool], *,
+         during: Callable[[FeedRun], Awaitable[None]] | None = None, symbol: str = SYMBOL,
+         **options: Any) -> FeedRun:
+    """``streams`` of ``symbol`` until ``until``; data flows once every channel's subscribe
+    is in (mark and funding share one)."""
+    return run_feed(profile, HyperliquidAdapter(), [symbol], streams, until=until,
+                    subscribes=len({CHANNEL[s] for s in streams}), during=during, **options)
 
-    async def main(server: VenueServer) -> None:
-        opts = FeedOptions(endpoint=server.url, **options)
-        session = run.session = VenueSession(HyperliquidAdapter(), [symbol], streams,
-                                             run.events.append, opts)
-        server.hold()
-        await session.open()
-        task = asyncio.create_task(session.run())
-        try:
-            channels = {CHANNEL[s] for s in streams}
-            await _until(lambda: len(subscribes(server)) >= len(channels), timeout_s,
-                         "the subscribe requests")
-            server.release()
-            if during is not None:
-                await _until(lambda: during(run), timeout_s, "the mid-stream action")
-            await _until(lambda: until(run), timeout_s, "the expected events")
-        finally:
-            await session.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
-    asked = len(profile.info_requests)
-    with VenueServer(profile) as server:
-        run.server = server
-        asyncio.run(main(server))
-    run.info_requests = profile.info_requests[asked:]
-    return run
+def after_reconnect(run: FeedRun, kind: type) -> list[Any]:
+    """Events of ``kind`` since the last reconnect was reported (what the connection now up
+    delivered)."""
+    return [e for e in run.split(FeedState.RECONNECTING, last=True)[1] if type(e) is kind]
 
 
 @pytest.fixture(scope="module")
-def all_streams(profile: HyperliquidProfile) -> Run:
-    """Every stream Hyperliquid offers, at once, until the whole recording is through."""
+def all_streams_run(profile: HyperliquidProfile) -> tuple[FeedRun, list[str]]:
+    """Every stream Hyperliquid offers, at once, until the whole recording is through; and
+    the ``/info`` requests the run made."""
     n_trades = sum(len(m) for m in recorded("trades"))
     want = {Trade: n_trades, BookSnapshot: len(recorded("l2Book")),
             Quote: len(changed_tops()), MarkPrice: 1, FundingRate: 1}
-    return feed(profile, OFFERED,
-                lambda r: all(len(r.of(kind)) >= n for kind, n in want.items()))
+    asked = len(profile.info_requests)
+    run = feed(profile, OFFERED, lambda r: all(len(r.of(kind)) >= n for kind, n in want.items()))
+    return run, profile.info_requests[asked:]
 
 
-def btc(run: Run) -> Instrument:
-    assert run.session is not None
+@pytest.fixture(scope="module")
+def all_streams(all_streams_run: tuple[FeedRun, list[str]]) -> FeedRun:
+    return all_streams_run[0]
+
+
+def btc(run: FeedRun) -> Instrument:
     [inst] = run.session.instruments
     return inst
 
 
 # -- markets -------------------------------------------------------------------------------
-def test_markets_load_the_recorded_perps_with_two_info_requests(all_streams: Run) -> None:
+def test_markets_load_the_recorded_perps_with_two_info_requests(
+        all_streams_run: tuple[FeedRun, list[str]]) -> None:
     """The coin is the symbol; the lot is ``10**-szDecimals``; the tick is the venue's
     price grid at the recorded mark price."""
+    all_streams, info_requests = all_streams_run
     meta, _ = meta_and_ctx("BTC")
     inst = btc(all_streams)
     assert (inst.symbol, inst.venue, inst.kind, inst.quote_currency) == (
         "BTC", "HYPERLIQUID", InstrumentKind.LINEAR_PERPETUAL, "USDC")
     assert inst.size_increment == Decimal(1).scaleb(-meta["szDecimals"])
     assert inst.price_increment == venue_tick("BTC")
-    assert all_streams.info_requests == ["spotMeta", "metaAndAssetCtxs"]
+    assert info_requests == ["spotMeta", "metaAndAssetCtxs"]
 
 
 # -- every stream, values against the recording --------------------------------------------
-def test_subscribes_are_hyperliquids_own_requests_one_per_channel(all_streams: Run) -> None:
+def test_subscribes_are_hyperliquids_own_requests_one_per_channel(all_streams: FeedRun) -> None:
     """Mark and funding share one ``activeAssetCtx`` subscription."""
-    assert all_streams.server is not None
-    sent = subscribes(all_streams.server)
+    sent = all_streams.server.subscribes()
     assert sorted(sent, key=json.dumps) == sorted(
         ({"method": "subscribe", "subscription": {"type": channel, "coin": "BTC"}}
          for channel in {CHANNEL[s] for s in OFFERED}), key=json.dumps)
 
 
-def test_trades_are_the_recorded_fills_in_order(all_streams: Run) -> None:
+def test_trades_are_the_recorded_fills_in_order(all_streams: FeedRun) -> None:
     assert unstamped(all_streams.events, Trade) == expected_trades(btc(all_streams))
 
 
-def test_books_are_the_recorded_snapshots_whole_and_unsequenced(all_streams: Run) -> None:
+def test_books_are_the_recorded_snapshots_whole_and_unsequenced(all_streams: FeedRun) -> None:
     assert unstamped(all_streams.events, BookSnapshot) == expected_books(btc(all_streams))
     assert not all_streams.of(BookDelta)
 
 
-def test_quotes_are_the_recorded_books_tops(all_streams: Run) -> None:
+def test_quotes_are_the_recorded_books_tops(all_streams: FeedRun) -> None:
     assert unstamped(all_streams.events, Quote) == expected_quotes(btc(all_streams))
 
 
-def test_mark_and_funding_come_from_btcs_recorded_context(all_streams: Run) -> None:
+def test_mark_and_funding_come_from_btcs_recorded_context(all_streams: FeedRun) -> None:
     """Only BTC's context reaches the client (the emulator has every coin's); the mark and
     oracle are rounded half-even to the tick; the rate applies at the next whole hour."""
     inst = btc(all_streams)
@@ -263,9 +210,8 @@ def test_mark_and_funding_come_from_btcs_recorded_context(all_streams: Run) -> N
                                   funding.ts_recv, ctx["funding"])
 
 
-def test_every_stream_went_live_with_no_errors(all_streams: Run) -> None:
+def test_every_stream_went_live_with_no_errors(all_streams: FeedRun) -> None:
     session = all_streams.session
-    assert session is not None
     live = {h.stream for h in all_streams.of(FeedHealth) if h.state is FeedState.LIVE}
     assert live == {s.value for s in OFFERED}
     assert (session.parse_errors, session.ccxt_errors) == (0, 0)
@@ -278,8 +224,7 @@ def test_a_coin_ccxt_renames_is_subscribed_and_keyed_by_the_venues_name(
     _, ctx = meta_and_ctx("kPEPE")
     run = feed(profile, OFFERED, lambda r: len(r.of(FundingRate)) >= 1,
                symbol="KPEPE/USDC:USDC")
-    assert run.server is not None
-    assert {m["subscription"]["coin"] for m in subscribes(run.server)} == {"kPEPE"}
+    assert {m["subscription"]["coin"] for m in run.server.subscribes()} == {"kPEPE"}
     [mark] = run.of(MarkPrice)
     inst = mark.instrument
     assert (inst.symbol, inst.price_increment) == ("kPEPE", venue_tick("kPEPE"))
@@ -296,7 +241,7 @@ def test_trades_alone_subscribe_trades_alone_through_run_feeds(
     with VenueServer(profile) as server:
         request = FeedRequest("hyperliquid", (SYMBOL,), (Stream.TRADES,), endpoint=server.url)
         run = asyncio.run(run_feeds([request], events.append, count=n_trades, duration_s=10))
-        assert [m["subscription"]["type"] for m in subscribes(server)] == ["trades"]
+        assert [m["subscription"]["type"] for m in server.subscribes()] == ["trades"]
     assert run.stopped_by == "count"
     assert [e.trade_id for e in events if isinstance(e, Trade)] == [
         t.trade_id for t in expected_trades(run.sessions[0].instruments[0])]
@@ -308,24 +253,20 @@ def test_a_dropped_connection_reconnects_and_the_books_come_again(
     """No sequence to resync: the new connection's first ``l2Book`` is a whole book."""
     n_books = len(recorded("l2Book"))
     run = feed(profile, [Stream.BOOK],
-               lambda r: len(r.after_reconnect(BookSnapshot)) >= n_books,
+               lambda r: len(after_reconnect(r, BookSnapshot)) >= n_books,
                during=_drop_after_first_book, backoff=lambda: Backoff(initial_s=0.05))
-    assert run.session is not None and run.server is not None
     [sub] = run.session.subscriptions
     assert (sub.reconnects, sub.gaps, run.server.connections) == (1, 0, 2)
-    changes = [h.state for h in run.after_reconnect(FeedHealth)]
+    changes = [h.state for h in after_reconnect(run, FeedHealth)]
     assert [s for i, s in enumerate(changes) if i == 0 or changes[i - 1] is not s] == [
         FeedState.RECONNECTING, FeedState.CONNECTING, FeedState.LIVE, FeedState.STOPPED]
-    again = unstamped(run.after_reconnect(BookSnapshot), BookSnapshot)
+    again = unstamped(after_reconnect(run, BookSnapshot), BookSnapshot)
     assert again == expected_books(btc(run))
 
 
-def _drop_after_first_book(run: Run) -> bool:
-    if not run.of(BookSnapshot):
-        return False
-    assert run.server is not None
+async def _drop_after_first_book(run: FeedRun) -> None:
+    await run.wait(lambda: bool(run.of(BookSnapshot)), "the first book")
     run.server.drop()
-    return True
 
 
 def test_keepalive_pings_are_answered_and_the_connection_stays(
@@ -334,36 +275,30 @@ def test_keepalive_pings_are_answered_and_the_connection_stays(
     the pong must get past heron's parser to ccxt."""
     run = feed(profile, [Stream.TRADES], lambda r: _pings(r) >= 4,
                ccxt_config={"streaming": {"keepAlive": 150}})
-    assert run.session is not None and run.server is not None
     assert (run.session.subscriptions[0].reconnects, run.server.connections) == (0, 1)
     assert run.session.ccxt_errors == 0
 
 
-def _pings(run: Run) -> int:
-    assert run.server is not None
+def _pings(run: FeedRun) -> int:
     return sum(json.loads(text) == {"method": "ping"} for _, text in run.server.received)
 
 
 def test_a_silent_venue_is_dropped_by_the_keepalive_and_rejoined(
         profile: HyperliquidProfile) -> None:
     n_trades = sum(len(m) for m in recorded("trades"))
-    run = feed(profile, [Stream.TRADES], lambda r: len(r.after_reconnect(Trade)) >= n_trades,
+    run = feed(profile, [Stream.TRADES], lambda r: len(after_reconnect(r, Trade)) >= n_trades,
                during=_stall_after_first_trade, backoff=lambda: Backoff(initial_s=0.05),
                ccxt_config={"streaming": {"keepAlive": 150}})
-    assert run.session is not None and run.server is not None
     assert run.session.subscriptions[0].reconnects >= 1
     assert run.server.connections >= 2
     assert "timed out" in next(h.reason for h in run.of(FeedHealth)
                                if h.state is FeedState.RECONNECTING)
-    assert unstamped(run.after_reconnect(Trade), Trade) == expected_trades(btc(run))
+    assert unstamped(after_reconnect(run, Trade), Trade) == expected_trades(btc(run))
 
 
-def _stall_after_first_trade(run: Run) -> bool:
-    if not run.of(Trade):
-        return False
-    assert run.server is not None
+async def _stall_after_first_trade(run: FeedRun) -> None:
+    await run.wait(lambda: bool(run.of(Trade)), "the first trade")
     run.server.stall(1.0)
-    return True
 
 
 def test_garbage_and_venue_errors_are_counted_and_the_feed_goes_on(
@@ -371,18 +306,15 @@ def test_garbage_and_venue_errors_are_counted_and_the_feed_goes_on(
     n_trades = sum(len(m) for m in recorded("trades"))
     with_garbage = _inject('not json', '{"channel":"error","data":"Invalid subscription"}')
     run = feed(profile, [Stream.TRADES], lambda r: len(r.of(Trade)) >= n_trades
-               and r.session is not None and r.session.parse_errors >= 2, during=with_garbage)
-    assert run.session is not None
+               and r.session.parse_errors >= 2, during=with_garbage)
     assert (run.session.parse_errors, run.session.ccxt_errors) == (2, 0)
     assert unstamped(run.events, Trade) == expected_trades(btc(run))
 
 
-def _inject(*texts: str) -> Callable[[Run], bool]:
-    def action(run: Run) -> bool:
-        assert run.server is not None
+def _inject(*texts: str) -> Callable[[FeedRun], Awaitable[None]]:
+    async def action(run: FeedRun) -> None:
         for text in texts:
             run.server.inject(text)
-        return True
     return action
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.session import FeedOptions, VenueSession
@@ -29,14 +29,14 @@ from heron.data.feeds.streams import Stream
 from heron.errors import InputError
 from heron.model.data import BookDelta, BookSide, BookSnapshot, FundingRate, MarkPrice, Trade
 from heron.model.feed import FeedHealth
+from heron.testing.feed_run import FeedRun, run_feed
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.mexc import CONTRACT_DETAIL, MexcProfile
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "mexc"
+DATA = SHARED_VENUES / "mexc"
 CAPTURE = DATA / "crypto-msg-parser_raw_messages.jsonl"
 SYMBOL = "BTC/USDT:USDT"
 NS_PER_MS = 1_000_000
-WAIT_S = 5.0
 # push.funding.rate as MEXC's futures WebSocket docs and ccxt (pro/mexc.py,
 # handle_funding_rate) give it: no recorded example exists
 FUNDING = ('{"symbol":"BTC_USDT","data":{"symbol":"BTC_USDT","rate":-0.000021,'
@@ -45,9 +45,7 @@ FUNDING = ('{"symbol":"BTC_USDT","data":{"symbol":"BTC_USDT","rate":-0.000021,'
 
 # -- the raw messages, read independently ------------------------------------------------------
 def capture() -> list[dict[str, str]]:
-    if not CAPTURE.exists():
-        pytest.skip(f"shared data not present: {CAPTURE}")
-    return [json.loads(line) for line in CAPTURE.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in need(CAPTURE).read_text().splitlines() if line.strip()]
 
 
 def exact(raw: str | bytes) -> Any:
@@ -91,72 +89,37 @@ def profile(**kwargs: Any) -> MexcProfile:
     return MexcProfile(CAPTURE, extra=[FUNDING], **kwargs)
 
 
-def options(server: VenueServer, **ccxt: Any) -> FeedOptions:
-    return FeedOptions(endpoint=server.url, stale_after_s=30.0, health_every_s=60.0,
-                       backoff=lambda: Backoff(initial_s=0.05, jitter=0.0),
-                       ccxt_config={"rateLimit": 1, **ccxt})
+def options(**ccxt: Any) -> dict[str, Any]:
+    """The sessions' :class:`FeedOptions`: quick retries, ccxt at 1 ms a rate-limit unit."""
+    return {"stale_after_s": 30.0, "health_every_s": 60.0,
+            "backoff": lambda: Backoff(initial_s=0.05, jitter=0.0),
+            "ccxt_config": {"rateLimit": 1, **ccxt}}
 
 
-def subscribes(server: VenueServer) -> list[dict[str, Any]]:
-    sent = [json.loads(message) for _, message in list(server.received)]
-    return [m for m in sent if str(m.get("method", "")).startswith("sub.")]
+def feed(venue: MexcProfile, streams: Sequence[Stream], until: Callable[[FeedRun], bool], *,
+         during: Callable[[FeedRun], Awaitable[None]] | None = None, **ccxt: Any) -> FeedRun:
+    """Run a session until ``until(run)``; data is held until every stream subscribed."""
+    return run_feed(venue, adapter_for("mexc"), [SYMBOL], streams, until=until,
+                    subscribes=len(streams), during=during, **options(**ccxt))
 
 
-async def until(done: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while not done():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-async def feed(server: VenueServer, streams: Sequence[Stream], done: Callable[[list[Any]], bool],
-               *, opts: FeedOptions | None = None,
-               during: Callable[[VenueSession, list[Any]], Any] | None = None,
-               ) -> tuple[list[Any], VenueSession]:
-    """Run a session until ``done(events)``; data is held until every stream subscribed."""
-    events: list[Any] = []
-    session = VenueSession(adapter_for("mexc"), [SYMBOL], streams, events.append,
-                           opts or options(server))
-    server.hold()
-    await session.open()
-    task = asyncio.create_task(session.run())
-    try:
-        await until(lambda: len(subscribes(server)) >= len(streams), "the subscriptions")
-        server.release()
-        if during is not None:
-            await during(session, events)
-        await until(lambda: done(events), "the events")
-    finally:
-        await session.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return events, session
-
-
-def market(events: list[Any], kind: type) -> list[Any]:
-    return [e for e in events if isinstance(e, kind)]
-
-
-def has(kind: type, n: int = 1) -> Callable[[list[Any]], bool]:
-    return lambda events: len(market(events, kind)) >= n
+def has(kind: type, n: int = 1) -> Callable[[FeedRun], bool]:
+    return lambda run: len(run.of(kind)) >= n
 
 
 # -- each stream against its recording ---------------------------------------------------------
 def test_mexc_feed_trades_match_the_recorded_deal() -> None:
     deals = recorded("push.deal")
-    with VenueServer(profile()) as server:
-        events, session = asyncio.run(feed(server, [Stream.TRADES], has(Trade, len(deals))))
-    trades = market(events, Trade)
+    run = feed(profile(), [Stream.TRADES], has(Trade, len(deals)))
+    trades = run.of(Trade)
     want = [(int(d["data"]["t"]) * NS_PER_MS, ticks(d["data"]["p"]), lots(d["data"]["v"]),
              {1: "buy", 2: "sell"}[int(d["data"]["T"])]) for d in deals]
     assert [(t.ts_event, t.price, t.size, t.aggressor) for t in trades] == want
     inst = trades[0].instrument
     assert (inst.symbol, inst.price_increment, inst.size_increment, inst.multiplier) == (
         "BTC_USDT", TICK, LOT, contract("contractSize"))
-    assert subscribes(server) == [{"method": "sub.deal", "param": {"symbol": "BTC_USDT"}}]
-    assert session.parse_errors == 0
+    assert run.server.subscribes() == [{"method": "sub.deal", "param": {"symbol": "BTC_USDT"}}]
+    assert run.session.parse_errors == 0
 
 
 def book_events(events: list[Any]) -> list[Any]:
@@ -168,9 +131,8 @@ def test_mexc_feed_book_is_the_rest_snapshot_then_the_recorded_diff() -> None:
     venue = profile()
     snap = exact(venue.snapshot)["data"]
     n_levels = len(diff["data"]["bids"]) + len(diff["data"]["asks"])
-    with VenueServer(venue) as server:
-        events, _ = asyncio.run(feed(server, [Stream.BOOK], has(BookDelta, n_levels)))
-    first, *deltas = book_events(events)
+    run = feed(venue, [Stream.BOOK], has(BookDelta, n_levels))
+    first, *deltas = book_events(run.events)
     assert isinstance(first, BookSnapshot)
     assert (list(first.bids), list(first.asks)) == (levels(snap["bids"]), levels(snap["asks"]))
     assert first.sequence == int(snap["version"]) == int(diff["data"]["version"]) - 1
@@ -179,16 +141,15 @@ def test_mexc_feed_book_is_the_rest_snapshot_then_the_recorded_diff() -> None:
     assert [(d.side, d.price, d.size) for d in deltas] == want
     assert {d.sequence for d in deltas} == {int(diff["data"]["version"])}
     assert [d.is_last for d in deltas] == [False] * (len(want) - 1) + [True]
-    assert ("GET", "/api/v1/contract/depth/BTC_USDT", {}) in server.requests
-    assert subscribes(server) == [{"method": "sub.depth", "param": {"symbol": "BTC_USDT"}}]
+    assert ("GET", "/api/v1/contract/depth/BTC_USDT", {}) in run.server.requests
+    assert run.server.subscribes() == [{"method": "sub.depth", "param": {"symbol": "BTC_USDT"}}]
 
 
 def test_mexc_feed_book_after_the_diff_is_the_snapshot_with_its_levels_applied() -> None:
     [diff] = recorded("push.depth")
     venue = profile()
     n_levels = len(diff["data"]["bids"]) + len(diff["data"]["asks"])
-    with VenueServer(venue) as server:
-        events, _ = asyncio.run(feed(server, [Stream.BOOK], has(BookDelta, n_levels)))
+    run = feed(venue, [Stream.BOOK], has(BookDelta, n_levels))
     sides: dict[str, dict[int, int]] = {}
     for side, rows in exact(venue.snapshot)["data"].items():
         if side in ("bids", "asks"):
@@ -200,7 +161,7 @@ def test_mexc_feed_book_after_the_diff_is_the_snapshot_with_its_levels_applied()
             else:
                 del sides[side][price]  # the diff deletes a level the snapshot has
     book: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
-    for event in book_events(events):
+    for event in book_events(run.events):
         if isinstance(event, BookSnapshot):
             book = {BookSide.BID: dict(event.bids), BookSide.ASK: dict(event.asks)}
         elif event.size:
@@ -218,40 +179,37 @@ def test_mexc_feed_recorded_snapshot_newer_than_the_diff_drops_the_diff() -> Non
     [diff] = recorded("push.depth")
     assert int(diff["data"]["version"]) < int(snap["version"])
 
-    async def diff_arrives(session: VenueSession, _: list[Any]) -> None:
-        await until(lambda: session.subscriptions[0].messages > 0, "the diff")
+    async def diff_arrives(run: FeedRun) -> None:
+        await run.wait(lambda: run.session.subscriptions[0].messages > 0, "the diff")
 
-    with VenueServer(venue) as server:
-        events, session = asyncio.run(feed(server, [Stream.BOOK], has(BookSnapshot),
-                                           during=diff_arrives))
-        assert server.frames_sent == 1
-    [only] = book_events(events)
+    run = feed(venue, [Stream.BOOK], has(BookSnapshot), during=diff_arrives)
+    assert run.server.frames_sent == 1
+    [only] = book_events(run.events)
     assert isinstance(only, BookSnapshot)
     assert (list(only.bids), list(only.asks), only.sequence) == (
         levels(snap["bids"]), levels(snap["asks"]), int(snap["version"]))
     assert only.ts_event == int(snap["timestamp"]) * NS_PER_MS
-    assert session.subscriptions[0].gaps == 0
+    assert run.session.subscriptions[0].gaps == 0
 
 
 def test_mexc_feed_mark_is_the_recorded_tickers_fair_and_index_price() -> None:
     tickers = recorded("push.ticker")
-    with VenueServer(profile()) as server:
-        events, _ = asyncio.run(feed(server, [Stream.MARK], has(MarkPrice, len(tickers))))
-    marks = market(events, MarkPrice)
+    run = feed(profile(), [Stream.MARK], has(MarkPrice, len(tickers)))
+    marks = run.of(MarkPrice)
     want = [(int(t["data"]["timestamp"]) * NS_PER_MS, ticks(t["data"]["fairPrice"]),
              ticks(t["data"]["indexPrice"])) for t in tickers]
     assert [(m.ts_event, m.mark, m.index) for m in marks] == want
-    assert subscribes(server) == [{"method": "sub.ticker", "param": {"symbol": "BTC_USDT"}}]
+    assert run.server.subscribes() == [
+        {"method": "sub.ticker", "param": {"symbol": "BTC_USDT"}}]
 
 
 def test_mexc_feed_funding_is_the_pushed_rate_at_the_next_settlement() -> None:
     push = exact(FUNDING)
-    with VenueServer(profile()) as server:
-        events, _ = asyncio.run(feed(server, [Stream.FUNDING], has(FundingRate)))
-    [rate] = market(events, FundingRate)
+    run = feed(profile(), [Stream.FUNDING], has(FundingRate))
+    [rate] = run.of(FundingRate)
     assert Decimal(rate.rate) == push["data"]["rate"]
     assert rate.ts_event == int(push["data"]["nextSettleTime"]) * NS_PER_MS
-    assert subscribes(server) == [
+    assert run.server.subscribes() == [
         {"method": "sub.funding.rate", "param": {"symbol": "BTC_USDT"}}]
 
 
@@ -263,49 +221,49 @@ def test_mexc_feed_streams_share_one_connection_kept_alive_by_ping_and_pong() ->
     want = {Trade: len(recorded("push.deal")), MarkPrice: len(recorded("push.ticker")),
             FundingRate: 1, BookSnapshot: 1}
 
-    def pinged(n: int) -> Callable[[list[Any]], bool]:
-        return lambda events: all(has(kind, k)(events) for kind, k in want.items()) and sum(
-            json.loads(m) == {"method": "ping"} for _, m in list(server.received)) >= n
+    def pinged(n: int) -> Callable[[FeedRun], bool]:
+        return lambda run: all(has(kind, k)(run) for kind, k in want.items()) and sum(
+            json.loads(m) == {"method": "ping"} for _, m in list(run.server.received)) >= n
 
-    with VenueServer(profile()) as server:
-        opts = options(server, streaming={"keepAlive": 200})
-        events, session = asyncio.run(feed(server, streams, pinged(5), opts=opts))
-        assert server.connections == 1
-    assert {kind: len(market(events, kind)) for kind in want} == want
-    assert all(sub.reconnects == 0 for sub in session.subscriptions)
-    assert (session.parse_errors, session.ccxt_errors) == (0, 0)
-    assert {h.state for h in market(events, FeedHealth)} >= {"live"}
+    run = feed(profile(), streams, pinged(5), streaming={"keepAlive": 200})
+    assert run.server.connections == 1
+    assert {kind: len(run.of(kind)) for kind in want} == want
+    assert all(sub.reconnects == 0 for sub in run.session.subscriptions)
+    assert (run.session.parse_errors, run.session.ccxt_errors) == (0, 0)
+    assert {h.state for h in run.of(FeedHealth)} >= {"live"}
 
 
 def test_mexc_feed_dropped_connection_resubscribes_and_rebuilds_the_book() -> None:
     [diff] = recorded("push.depth")
     n_levels = len(diff["data"]["bids"]) + len(diff["data"]["asks"])
 
-    async def drop_once(session: VenueSession, events: list[Any]) -> None:
-        await until(lambda: has(BookDelta, n_levels)(events), "the first book")
+    async def drop_once(run: FeedRun) -> None:
+        server = run.server
+        await run.wait(lambda: has(BookDelta, n_levels)(run), "the first book")
         server.hold()  # the replay restarts with the first resubscription: wait for both
         server.drop()
-        await until(lambda: len(subscribes(server)) == 4, "the resubscriptions")
+        await run.wait(lambda: len(server.subscribes()) == 4, "the resubscriptions")
         server.release()
 
-    with VenueServer(profile()) as server:
-        events, session = asyncio.run(feed(server, [Stream.TRADES, Stream.BOOK],
-                                           has(BookDelta, 2 * n_levels), during=drop_once))
-        depth_requests = [r for r in server.requests if r[1].startswith("/api/v1/contract/depth")]
-        assert server.connections == 2
+    run = feed(profile(), [Stream.TRADES, Stream.BOOK], has(BookDelta, 2 * n_levels),
+               during=drop_once)
+    server = run.server
+    depth_requests = [r for r in server.requests if r[1].startswith("/api/v1/contract/depth")]
+    assert server.connections == 2
     once = [BookSnapshot] + [BookDelta] * n_levels
-    assert [type(e) for e in book_events(events)] == once + once  # a new snapshot, no hole
+    assert [type(e) for e in book_events(run.events)] == once + once  # a new snapshot, no hole
     assert len(depth_requests) == 2
-    assert len(market(events, Trade)) == 2 * len(recorded("push.deal"))  # replayed anew
-    assert all(sub.reconnects >= 1 for sub in session.subscriptions)
-    assert [m["method"] for m in subscribes(server)].count("sub.depth") == 2
+    assert len(run.of(Trade)) == 2 * len(recorded("push.deal"))  # replayed anew
+    assert all(sub.reconnects >= 1 for sub in run.session.subscriptions)
+    assert [m["method"] for m in server.subscribes()].count("sub.depth") == 2
 
 
 # -- what the venue does not offer -------------------------------------------------------------
 def test_mexc_feed_unknown_symbol_is_an_input_error_naming_close_ones() -> None:
     with VenueServer(profile()) as server:
         session = VenueSession(adapter_for("mexc"), ["BTC/USDX:USDT"], [Stream.TRADES],
-                               lambda _: None, options(server))
+                               lambda _: None,
+                               FeedOptions(endpoint=server.url, **options()))
         with pytest.raises(InputError, match=r"closest: .*BTC/USDT:USDT"):
             asyncio.run(session.open())
 
@@ -313,7 +271,8 @@ def test_mexc_feed_unknown_symbol_is_an_input_error_naming_close_ones() -> None:
 def test_mexc_feed_spot_symbol_is_an_input_error_saying_spot_is_protobuf() -> None:
     with VenueServer(profile()) as server:
         session = VenueSession(adapter_for("mexc"), ["BTC/USDT"], [Stream.TRADES],
-                               lambda _: None, options(server))
+                               lambda _: None,
+                               FeedOptions(endpoint=server.url, **options()))
         with pytest.raises(InputError, match="protobuf"):
             asyncio.run(session.open())
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.data.feeds.backoff import Backoff
 from heron.data.feeds.live import FeedRequest, run_feeds
 from heron.data.feeds.session import FeedOptions, VenueSession
@@ -43,6 +41,7 @@ from heron.model.data import (
 from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument, InstrumentKind
 from heron.model.orders import OrderSide
+from heron.testing.feed_run import FeedRun, run_feed
 from heron.testing.venue_server import VenueServer, WsSession
 from heron.testing.venues.okx import (
     LIQUIDATION_EXAMPLE,
@@ -53,7 +52,7 @@ from heron.testing.venues.okx import (
 from heron.venues.okx import BOOK_SEQUENCE
 from heron.venues.okx.feed import OkxAdapter
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "okx"
+DATA = SHARED_VENUES / "okx"
 CAPTURE = DATA / "cryptofeed_ws_v5_public_2022-05-13.jsonl.gz"
 REST = DATA / "cryptofeed_rest_instruments_2022-05-13.jsonl.gz"
 FIXTURES = DATA / "fixtures"
@@ -62,12 +61,6 @@ MS = 1_000_000
 E = TypeVar("E", bound=msgspec.Struct)
 SPOT_STREAMS = (Stream.TRADES, Stream.BOOK, Stream.QUOTES)
 SWAP_STREAMS = (Stream.FUNDING, Stream.MARK, Stream.LIQUIDATIONS)
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path
 
 
 def extra_pushes() -> list[str]:
@@ -210,78 +203,19 @@ def book_events(events: Sequence[Any]) -> list[BookSnapshot | BookDelta]:
 
 
 # -- running a session against the emulator ------------------------------------------------
-@dataclass
-class Run:
-    events: list[Any] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)
-    session: VenueSession | None = None
-    server: VenueServer | None = None
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if type(e) is kind]
-
-    def after_reconnect(self) -> list[Any]:
-        """Events after the first reconnect was reported."""
-        states = [getattr(e, "state", None) for e in self.events]
-        if FeedState.RECONNECTING not in states:
-            return []
-        return self.events[states.index(FeedState.RECONNECTING):]
-
-    def inst(self, symbol: str) -> Instrument:
-        assert self.session is not None
-        return next(s.instrument for s in self.session.subscriptions if s.symbol == symbol)
-
-
-async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-def subscribes(server: VenueServer) -> list[dict[str, Any]]:
-    sent = [json.loads(text) for _, text in server.received if text != "ping"]
-    return [m for m in sent if m.get("op") == "subscribe"]
-
-
 def feed(profile: OkxProfile, symbols: Sequence[str], streams: Sequence[Stream],
-         until: Callable[[Run], bool], *, subscribes_expected: int | None = None,
-         before: Callable[[VenueServer], None] | None = None,
-         during: Callable[[Run], bool] | None = None, timeout_s: float = 5.0,
-         **options: Any) -> Run:
-    """Subscribe, let data flow once every subscribe is in (the server holds it until
-    then), run until ``until``. ``before`` turns a knob before data flows; ``during``
-    acts once, when it returns True. The session is always stopped."""
-    run = Run()
-    wanted = subscribes_expected or len(symbols) * len(streams)
+         until: Callable[[FeedRun], bool], *, subscribes: int | None = None,
+         **kwargs: Any) -> FeedRun:
+    """OKX's session until ``until``, every frame's text kept; data flows once the
+    subscribes are in (one a symbol and stream unless ``subscribes`` says)."""
+    return run_feed(profile, OkxAdapter(), symbols, streams, until=until,
+                    subscribes=subscribes or len(symbols) * len(streams), keep_frames=True,
+                    **kwargs)
 
-    async def main(server: VenueServer) -> None:
-        opts = FeedOptions(endpoint=server.url, raw=lambda *a: run.raw.append(a[3]),
-                           **options)
-        session = run.session = VenueSession(OkxAdapter(), symbols, streams,
-                                             run.events.append, opts)
-        server.hold()
-        await session.open()
-        task = asyncio.create_task(session.run())
-        try:
-            await _until(lambda: len(subscribes(server)) >= wanted, timeout_s,
-                         "the subscribe requests")
-            if before is not None:
-                before(server)
-            server.release()
-            if during is not None:
-                await _until(lambda: during(run), timeout_s, "the mid-stream action")
-            await _until(lambda: until(run), timeout_s, "the expected events")
-        finally:
-            await session.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
-    with VenueServer(profile) as server:
-        run.server = server
-        asyncio.run(main(server))
-    return run
+def after_reconnect(run: FeedRun) -> list[Any]:
+    """Events from the first reconnect reported on."""
+    return run.split(FeedState.RECONNECTING)[1]
 
 
 def n_trades() -> int:
@@ -295,7 +229,7 @@ def n_deltas() -> int:
 
 
 @pytest.fixture(scope="module")
-def spot_run(numbered: OkxProfile) -> Run:
+def spot_run(numbered: OkxProfile) -> FeedRun:
     """Trades, book and quotes of BTC-USDT until the whole recording is through."""
     trades, deltas = n_trades(), n_deltas()
     return feed(numbered, [SPOT], SPOT_STREAMS,
@@ -304,36 +238,36 @@ def spot_run(numbered: OkxProfile) -> Run:
 
 
 @pytest.fixture(scope="module")
-def swap_run(numbered: OkxProfile) -> Run:
+def swap_run(numbered: OkxProfile) -> FeedRun:
     """Funding, mark and liquidations of two swaps: one liquidation subscription."""
-    return feed(numbered, [SWAP, IOST], SWAP_STREAMS, subscribes_expected=5,
+    return feed(numbered, [SWAP, IOST], SWAP_STREAMS, subscribes=5,
                 until=lambda r: len(r.of(Liquidation)) >= 2 and len(r.of(MarkPrice)) >= 1
                 and len(r.of(FundingRate)) >= 1)
 
 
 # -- markets --------------------------------------------------------------------------------
 def test_markets_load_spot_swap_and_futures_lists_with_the_recorded_grids(
-        spot_run: Run, swap_run: Run) -> None:
+        spot_run: FeedRun, swap_run: FeedRun) -> None:
     """Options are not asked for: heron holds spot pairs and linear perpetuals."""
-    assert spot_run.server is not None
     asked = [q["instType"] for method, path, q in spot_run.server.requests]
     assert sorted(asked) == ["FUTURES", "SPOT", "SWAP"]
     spot, swap = rest_row("BTC-USDT"), rest_row("BTC-USDT-SWAP")
-    inst = spot_run.inst(SPOT)
+    inst = spot_run.instrument(SPOT)
     assert (inst.symbol, inst.venue, inst.kind) == ("BTC-USDT", "OKX", InstrumentKind.SPOT)
     assert (inst.price_increment, inst.size_increment, inst.multiplier) == (
         Decimal(spot["tickSz"]), Decimal(spot["lotSz"]), Decimal(1))
-    perp = swap_run.inst(SWAP)
+    perp = swap_run.instrument(SWAP)
     assert (perp.symbol, perp.kind) == ("BTC-USDT-SWAP", InstrumentKind.LINEAR_PERPETUAL)
     assert (perp.price_increment, perp.size_increment, perp.multiplier) == (
         Decimal(swap["tickSz"]), Decimal(swap["lotSz"]), Decimal(swap["ctVal"]))
 
 
 # -- every stream, values against the recording --------------------------------------------
-def test_subscribes_are_okxs_own_requests_one_per_channel(spot_run: Run, swap_run: Run) -> None:
+def test_subscribes_are_okxs_own_requests_one_per_channel(spot_run: FeedRun,
+                                                          swap_run: FeedRun) -> None:
     """Two swaps' liquidations share one per-type subscription."""
-    servers = [r.server for r in (spot_run, swap_run) if r.server is not None]
-    args = [arg for server in servers for m in subscribes(server) for arg in m["args"]]
+    args = [arg for r in (spot_run, swap_run) for m in r.server.subscribes()
+            for arg in m["args"]]
     assert sorted(args, key=json.dumps) == sorted([
         {"channel": "trades", "instId": "BTC-USDT"},
         {"channel": "books", "instId": "BTC-USDT"},
@@ -341,28 +275,28 @@ def test_subscribes_are_okxs_own_requests_one_per_channel(spot_run: Run, swap_ru
         *({"channel": c, "instId": i} for c in ("funding-rate", "mark-price")
           for i in ("BTC-USDT-SWAP", "IOST-USDT-SWAP")),
         {"channel": "liquidation-orders", "instType": "SWAP"}], key=json.dumps)
-    acks = [json.loads(t) for t in spot_run.raw + swap_run.raw if '"event":"subscribe"' in t]
+    acks = [json.loads(t) for t in spot_run.frames + swap_run.frames if '"event":"subscribe"' in t]
     assert sorted((a["arg"] for a in acks), key=json.dumps) == sorted(args, key=json.dumps)
     assert all(a["connId"] for a in acks)
 
 
-def test_trades_are_the_recorded_trades_in_order(spot_run: Run) -> None:
-    assert unstamped(spot_run.events, Trade) == expected_trades(spot_run.inst(SPOT))
+def test_trades_are_the_recorded_trades_in_order(spot_run: FeedRun) -> None:
+    assert unstamped(spot_run.events, Trade) == expected_trades(spot_run.instrument(SPOT))
 
 
-def test_book_is_the_snapshot_then_every_update_linked_by_seq_id(spot_run: Run) -> None:
+def test_book_is_the_snapshot_then_every_update_linked_by_seq_id(spot_run: FeedRun) -> None:
     """The subscribe's snapshot, then each update's levels (bids first), ``is_last`` on
     its last level, ``prev_sequence`` the ``seqId`` before."""
-    assert book_events(spot_run.events) == expected_book(spot_run.inst(SPOT))
+    assert book_events(spot_run.events) == expected_book(spot_run.instrument(SPOT))
 
 
-def test_quotes_are_the_recorded_books_best_levels(spot_run: Run) -> None:
-    assert unstamped(spot_run.events, Quote) == expected_quotes(spot_run.inst(SPOT))
+def test_quotes_are_the_recorded_books_best_levels(spot_run: FeedRun) -> None:
+    assert unstamped(spot_run.events, Quote) == expected_quotes(spot_run.instrument(SPOT))
 
 
-def test_funding_and_mark_are_the_pushed_values(swap_run: Run) -> None:
+def test_funding_and_mark_are_the_pushed_values(swap_run: FeedRun) -> None:
     """The rate as sent, at the funding time; the mark rounded half-even to the tick."""
-    perp = swap_run.inst(SWAP)
+    perp = swap_run.instrument(SWAP)
     funding = json.loads(need(FIXTURES / "ws_funding_rate.json").read_text())["data"][0]
     mark = json.loads(need(FIXTURES / "http_get_mark_price.json").read_text())["data"][0]
     assert unstamped(swap_run.events, FundingRate) == [
@@ -371,22 +305,22 @@ def test_funding_and_mark_are_the_pushed_values(swap_run: Run) -> None:
         MarkPrice(perp, int(mark["ts"]) * MS, 0, half_even(perp, mark["markPx"]))]
 
 
-def test_liquidations_are_one_per_forced_order_at_the_bankruptcy_price(swap_run: Run) -> None:
-    iost = swap_run.inst(IOST)
+def test_liquidations_are_one_per_forced_order_at_the_bankruptcy_price(swap_run: FeedRun) -> None:
+    iost = swap_run.instrument(IOST)
     [row] = json.loads(LIQUIDATION_EXAMPLE)["data"]
     assert unstamped(swap_run.events, Liquidation) == [
         Liquidation(iost, int(d["ts"]) * MS, 0, OrderSide(d["side"]), half_even(iost, d["bkPx"]),
                     lots(iost, d["sz"])) for d in row["details"]]
 
 
-def test_every_stream_with_data_went_live_with_no_errors(spot_run: Run, swap_run: Run) -> None:
+def test_every_stream_with_data_went_live_with_no_errors(spot_run: FeedRun,
+                                                        swap_run: FeedRun) -> None:
     live = {(h.symbol, h.stream) for r in (spot_run, swap_run) for h in r.of(FeedHealth)
             if h.state is FeedState.LIVE}
     assert live == {("BTC-USDT", s.value) for s in SPOT_STREAMS} | {
         ("BTC-USDT-SWAP", "funding"), ("BTC-USDT-SWAP", "mark"),
         ("IOST-USDT-SWAP", "liquidations")}  # nothing was recorded for the others
     for run in (spot_run, swap_run):
-        assert run.session is not None
         assert (run.session.parse_errors, run.session.ccxt_errors) == (0, 0)
         assert all(s.reconnects == s.gaps == 0 for s in run.session.subscriptions)
 
@@ -395,8 +329,7 @@ def test_other_swaps_liquidations_are_skipped_not_errors(numbered: OkxProfile) -
     """``liquidation-orders`` is per type: BTC-USDT-SWAP's subscription gets IOST's."""
     run = feed(numbered, [SWAP], [Stream.LIQUIDATIONS],
                lambda r: any('"liquidation-orders","instType"' in t and '"data"' in t
-                             for t in r.raw))
-    assert run.session is not None
+                             for t in r.frames))
     assert not run.of(Liquidation)
     assert (run.session.parse_errors, run.session.ccxt_errors) == (0, 0)
 
@@ -408,7 +341,7 @@ def test_trades_alone_subscribe_trades_alone_through_run_feeds(numbered: OkxProf
         request = FeedRequest("okx", (SPOT,), (Stream.TRADES,), endpoint=server.url)
         run = asyncio.run(run_feeds([request], events.append, count=n_trades(),
                                     duration_s=10))
-        assert [m["args"] for m in subscribes(server)] == [
+        assert [m["args"] for m in server.subscribes()] == [
             [{"channel": "trades", "instId": "BTC-USDT"}]]
     assert run.stopped_by == "count"
     assert [e.trade_id for e in events if isinstance(e, Trade)] == [
@@ -422,18 +355,17 @@ def test_a_missed_update_resubscribes_and_the_new_snapshot_rebuilds_the_book(
     connection, and the resubscribe's snapshot and updates end on OKX's last checksum."""
     deltas = n_deltas()
     run = feed(numbered, [SPOT], [Stream.BOOK],
-               lambda r: len([e for e in r.after_reconnect() if type(e) is BookDelta]) >= deltas,
+               lambda r: len([e for e in after_reconnect(r) if type(e) is BookDelta]) >= deltas,
                before=lambda server: server.skip("books:BTC-USDT", 1),
                backoff=lambda: Backoff(initial_s=0.05))
-    assert run.session is not None and run.server is not None
     [sub] = run.session.subscriptions
     assert (sub.gaps, sub.reconnects, run.server.connections) == (1, 1, 2)
     [gap] = [h for h in run.of(FeedHealth) if h.state is FeedState.RESYNCING]
     assert gap.reason == "book gap: last applied 1, next message 3..3 (prev 2)"
     assert not [e for e in run.events[:run.events.index(gap)] if type(e) is BookDelta]
-    inst = run.inst(SPOT)
+    inst = run.instrument(SPOT)
     book = L2Book(inst, BOOK_SEQUENCE)
-    again = [e for e in run.after_reconnect() if isinstance(e, BookSnapshot | BookDelta)]
+    again = [e for e in after_reconnect(run) if isinstance(e, BookSnapshot | BookDelta)]
     assert book_events(again) == expected_book(inst)
     for event in again:
         if isinstance(event, BookSnapshot):
@@ -454,10 +386,9 @@ def test_2022_updates_without_seq_id_never_pass_unproven(as_recorded: OkxProfile
     delta it cannot vouch for. (Live OKX numbers every push today.)"""
     run = feed(as_recorded, [SPOT], [Stream.BOOK], lambda r: len(r.of(BookSnapshot)) >= 3,
                backoff=lambda: Backoff(initial_s=0.02, jitter=0.0))
-    assert run.session is not None and run.server is not None
     [snap, *_] = pushes("books", "BTC-USDT")
     row = snap["data"][0]
-    inst = run.inst(SPOT)
+    inst = run.instrument(SPOT)
     recorded = BookSnapshot(inst, int(row["ts"]) * MS, 0, levels(inst, row["bids"]),
                             levels(inst, row["asks"]), int(row["ts"]))
     snapshots = unstamped(run.events, BookSnapshot)
@@ -473,9 +404,8 @@ def test_2022_updates_without_seq_id_never_pass_unproven(as_recorded: OkxProfile
 def test_keepalive_pings_are_answered_and_the_connection_stays(numbered: OkxProfile) -> None:
     """ccxt sends OKX's text ``ping`` every ``keepAlive`` ms and drops a connection after
     two unanswered: the ``pong`` must get past heron's parser to ccxt."""
-    run = feed(numbered, [SPOT], [Stream.TRADES], lambda r: r.raw.count("pong") >= 4,
+    run = feed(numbered, [SPOT], [Stream.TRADES], lambda r: r.frames.count("pong") >= 4,
                ccxt_config={"streaming": {"keepAlive": 150}})
-    assert run.session is not None and run.server is not None
     assert (run.session.subscriptions[0].reconnects, run.server.connections) == (0, 1)
     assert run.session.ccxt_errors == 0
     assert sum(text == "ping" for _, text in run.server.received) >= 4
@@ -492,11 +422,10 @@ def test_garbage_and_venue_errors_are_counted_and_the_feed_goes_on(
         server.inject(error)
 
     run = feed(numbered, [SPOT], [Stream.TRADES],
-               lambda r: len(r.of(Trade)) >= trades and r.session is not None
-               and r.session.parse_errors >= 2, before=inject)
-    assert run.session is not None
+               lambda r: len(r.of(Trade)) >= trades and r.session.parse_errors >= 2,
+               before=inject)
     assert (run.session.parse_errors, run.session.ccxt_errors) == (2, 0)
-    assert unstamped(run.events, Trade) == expected_trades(run.inst(SPOT))
+    assert unstamped(run.events, Trade) == expected_trades(run.instrument(SPOT))
 
 
 # -- what the user is told ------------------------------------------------------------------
@@ -537,7 +466,7 @@ def test_funding_mark_and_liquidations_of_a_spot_pair_are_refused_with_the_reaso
 
     with VenueServer(numbered) as server:
         asyncio.run(main(server.url))
-        assert subscribes(server) == []
+        assert server.subscribes() == []
 
 
 def test_todays_instrument_lists_load_and_unlisted_types_are_empty() -> None:
@@ -550,7 +479,7 @@ def test_todays_instrument_lists_load_and_unlisted_types_are_empty() -> None:
     run = feed(profile, [SWAP], [Stream.FUNDING], lambda r: len(r.of(FundingRate)) >= 1)
     listed = next(r for r in json.loads(bodies[("SWAP", "")])["data"]
                   if r["instId"] == "BTC-USDT-SWAP")
-    perp = run.inst(SWAP)
+    perp = run.instrument(SWAP)
     assert (perp.size_increment, perp.multiplier) == (Decimal(listed["lotSz"]),
                                                       Decimal(listed["ctVal"]))
     assert [e.rate for e in run.of(FundingRate)] == [json.loads(funding)["data"][0]["fundingRate"]]

@@ -16,6 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from conftest import SHARED_VENUES as VENUES
+from conftest import need
 from heron.data.book_check import EXPLAINED, TickerVerdict, check_book, check_capture
 from heron.data.importers.batch import ImportBatch
 from heron.data.importers.captures import (
@@ -29,7 +31,6 @@ from heron.data.schemas import SCHEMAS, DataKind
 from heron.errors import DataError
 from heron.venues.binance import BadKind, BinanceMarket
 
-VENUES = Path(__file__).resolve().parents[4] / "shared" / "data" / "venues"
 USDM = VENUES / "binance_usdm" / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 SPOT_BTC = VENUES / "binance_spot" / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
 SPOT_ETH = VENUES / "binance_spot" / "ws_capture_ETHUSDT_2024-08-09.txt.gz"
@@ -39,12 +40,6 @@ CRYPTOFEED_REST = (VENUES / "binance_usdm" / "cryptofeed_rest_depth_snapshots_20
                    VENUES / "binance_usdm" / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz")
 FIXTURES = VENUES / "binance_usdm" / "fixtures"
 M = TickerVerdict
-
-
-def need(*paths: Path) -> None:
-    for path in paths:
-        if not path.exists():
-            pytest.skip(f"shared data not present: {path}")
 
 
 @functools.cache

@@ -19,7 +19,6 @@ import calendar
 import json
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -27,13 +26,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_VENUES, need
 from heron.model.book import L2Book
 from heron.model.data import BookDelta, BookSide, BookSnapshot, Quote, Trade
 from heron.model.instrument import Instrument
 from heron.venues.alpaca import BOOK_SEQUENCE, AlpacaParser, BadKind, BadMessage, rfc3339_ns
 from heron.venues.alpaca.text import float_text
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "alpaca"
+DATA = SHARED_VENUES / "alpaca"
 TS = 1_700_000_000_123_456_789  # a receive time, ns
 
 # Equity trades print at sub-penny prices off-exchange (161.2958 below), so the equity
@@ -62,10 +62,7 @@ BOOK_UPDATE = ('[{"T":"o","S":"BTC/USD","t":"2024-03-12T10:30:00.5Z",'
 
 
 def load(name: str) -> Any:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return json.loads(path.read_text(), parse_float=Decimal)
+    return json.loads(need(DATA / name).read_text(), parse_float=Decimal)
 
 
 _JSON = msgspec.json.Encoder(decimal_format="number")  # Decimal out as the number it read

@@ -9,13 +9,14 @@ from __future__ import annotations
 import gzip
 import json
 from decimal import Decimal
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_VENUES, need
 from heron.errors import DataError, InvalidConfiguration
 from heron.model.data import (
     BookDelta,
@@ -46,10 +47,10 @@ from heron.venues.binance.parse import (
     text_units_rounded,
 )
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "venues"
-FIXTURES = DATA / "binance_usdm" / "fixtures"
-USDM_CAPTURE = DATA / "binance_usdm" / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
-EXCHANGE_INFO = DATA / "binance_usdm" / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
+USDM = SHARED_VENUES / "binance_usdm"
+FIXTURES = USDM / "fixtures"
+USDM_CAPTURE = USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
+EXCHANGE_INFO = USDM / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
 TS = 1_700_000_000_123_456_789  # a receive time, ns
 MS = 1_000_000
 
@@ -60,10 +61,7 @@ def inst(symbol: str = "BTCUSDT", tick: str = "0.01", lot: str = "0.001") -> Ins
 
 
 def fixture(name: str) -> str:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path.read_text()
+    return need(FIXTURES / name).read_text()
 
 
 def events(parser: BinanceParser, raw: str | bytes, **kw: Any) -> list[Any]:
@@ -283,8 +281,7 @@ def test_decimal_places_counts_printed_digits() -> None:
 
 def test_whole_usdm_capture_agrees_with_a_json_and_decimal_reference() -> None:
     """Every price and size of 94k real messages, converted two independent ways."""
-    if not USDM_CAPTURE.exists():
-        pytest.skip(f"shared data not present: {USDM_CAPTURE}")
+    need(USDM_CAPTURE)
     i = inst(tick="0.1", lot="0.001")  # the real grid: prices print 2 decimals, tick 0.10
     parser = BinanceParser({"BTCUSDT": i})
     compared = 0
@@ -363,8 +360,7 @@ def test_market_from_venue_name_and_refusal_of_others() -> None:
 
 
 def test_instruments_from_real_exchange_info_use_the_filters() -> None:
-    if not EXCHANGE_INFO.exists():
-        pytest.skip(f"shared data not present: {EXCHANGE_INFO}")
+    need(EXCHANGE_INFO)
     with gzip.open(EXCHANGE_INFO, "rt") as f:
         body = next(e["raw"] for e in map(json.loads, f) if e["dir"] == "http_response")
     found = instruments_from_exchange_info(body, BinanceMarket.USDM)

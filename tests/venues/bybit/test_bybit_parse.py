@@ -11,13 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_VENUES, need
 from heron.model.book import L2Book
 from heron.model.data import (
     BookDelta,
@@ -33,7 +33,7 @@ from heron.model.instrument import Instrument, InstrumentKind
 from heron.model.orders import OrderSide
 from heron.venues.bybit import BOOK_SEQUENCE, BadKind, BadMessage, BybitParser
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "bybit"
+DATA = SHARED_VENUES / "bybit"
 FIXTURES = DATA / "fixtures"
 CAPTURE = DATA / "v5_orderbook.500_XRPUSDT_2024-12-01.jsonl"
 LEGACY = DATA / "legacy_cryptofeed_ws_realtime_public_2021-04-17.jsonl.gz"
@@ -52,12 +52,6 @@ XRP = inst("XRPUSDT", tick="0.0001", lot="1")
 
 def parser() -> BybitParser:
     return BybitParser({"BTCUSDT": BTC, "XRPUSDT": XRP})
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path
 
 
 def fixture(name: str) -> str:

@@ -11,11 +11,11 @@ import json
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.model.book import L2Book
 from heron.model.data import BookSnapshot, FundingRate, MarkPrice, Quote, Trade
 from heron.model.instrument import Instrument, InstrumentKind
@@ -28,7 +28,7 @@ from heron.venues.hyperliquid import (
     next_funding_ns,
 )
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "hyperliquid"
+DATA = SHARED_VENUES / "hyperliquid"
 CAPTURE = DATA / "ws_capture_BTC_2025-01-26.txt.gz"
 TS = 1_737_918_843_893_903_000  # a receive time, ns (2025-01-26 19:14:03.893903 UTC)
 MS = 1_000_000
@@ -42,12 +42,6 @@ def inst(coin: str = "BTC", tick: str = "1", sz_decimals: int = 5) -> Instrument
                       price_increment=Decimal(tick),
                       size_increment=Decimal(1).scaleb(-sz_decimals),
                       quote_currency="USDC")
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path
 
 
 def capture() -> list[tuple[int, bytes]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_VENUES, need
 from heron.model.book import L2Book
 from heron.model.data import (
     BookDelta,
@@ -33,7 +33,7 @@ from heron.model.data import (
 from heron.model.instrument import Instrument, InstrumentKind
 from heron.venues.mexc import BOOK_SEQUENCE, BadKind, BadMessage, MexcParser
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "mexc"
+DATA = SHARED_VENUES / "mexc"
 CAPTURE = DATA / "crypto-msg-parser_raw_messages.jsonl"
 TS = 1_700_000_000_123_456_789  # a receive time, ns
 MS = 1_000_000
@@ -47,9 +47,7 @@ def inst(symbol: str = "BTC_USDT", tick: str = "0.1", lot: str = "1") -> Instrum
 
 
 def capture() -> list[dict[str, str]]:
-    if not CAPTURE.exists():
-        pytest.skip(f"shared data not present: {CAPTURE}")
-    return [json.loads(line) for line in CAPTURE.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in need(CAPTURE).read_text().splitlines() if line.strip()]
 
 
 def recorded(source_test: str) -> str:

@@ -13,11 +13,11 @@ import json
 import zlib
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import SHARED_VENUES, need
 from heron.model.book import L2Book, LinkedSequence, Verdict
 from heron.model.data import (
     BookDelta,
@@ -33,7 +33,7 @@ from heron.model.instrument import Instrument, InstrumentKind
 from heron.model.orders import OrderSide
 from heron.venues.okx import BOOK_SEQUENCE, BadKind, BadMessage, OkxParser, OkxSequence
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "venues" / "okx"
+DATA = SHARED_VENUES / "okx"
 FIXTURES = DATA / "fixtures"
 CAPTURE = DATA / "cryptofeed_ws_v5_public_2022-05-13.jsonl.gz"
 REST_INSTRUMENTS = DATA / "cryptofeed_rest_instruments_2022-05-13.jsonl.gz"
@@ -54,10 +54,7 @@ def spot(symbol: str = "BTC-USDT", tick: str = "0.1", lot: str = "0.00000001") -
 
 
 def fixture(name: str) -> str:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"shared data not present: {path}")
-    return path.read_text()
+    return need(FIXTURES / name).read_text()
 
 
 def compact(raw: str) -> str:
@@ -435,8 +432,7 @@ def test_push_without_seq_id_is_numbered_by_its_time() -> None:
 # -- the whole recorded session --------------------------------------------------------------
 def rest_instruments(*ids: str) -> dict[str, Instrument]:
     """The session's instruments with the tick and lot OKX published that day."""
-    if not REST_INSTRUMENTS.exists():
-        pytest.skip(f"shared data not present: {REST_INSTRUMENTS}")
+    need(REST_INSTRUMENTS)
     found: dict[str, Instrument] = {}
     with gzip.open(REST_INSTRUMENTS, "rt") as f:
         for line in f:
@@ -454,9 +450,7 @@ def rest_instruments(*ids: str) -> dict[str, Instrument]:
 
 
 def capture() -> list[str]:
-    if not CAPTURE.exists():
-        pytest.skip(f"shared data not present: {CAPTURE}")
-    with gzip.open(CAPTURE, "rt") as f:
+    with gzip.open(need(CAPTURE), "rt") as f:
         return [e["raw"] for e in map(json.loads, f) if e["dir"] == "recv"]
 
 

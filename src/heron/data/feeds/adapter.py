@@ -8,8 +8,9 @@ an L2 stream, so :mod:`heron.data.feeds.tap` hands each frame to the venue's
 (subscription answers, pongs), which ccxt's futures and keep-alive need.
 
 A venue's :class:`VenueAdapter` says which streams it has (and why not the others),
-how to make ccxt subscribe to each, how its book is sequenced, and how to fetch a REST
-book snapshot where the socket does not send one.
+how to make ccxt subscribe to each (the ccxt method, :attr:`VenueAdapter.watch`, or a
+request of its own), how its book is sequenced, and how to fetch a REST book snapshot
+where the socket does not send one.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
 MarketEvent = Trade | Quote | BookDelta | BookSnapshot | FundingRate | MarkPrice | Liquidation
 
+#: ccxt.pro watch methods that take a list of symbols rather than one
+_SYMBOL_LISTS = frozenset({"watch_bids_asks"})
+
 
 class FeedParser(Protocol):
     """A venue's frame parser (``heron.venues.<venue>.parse``)."""
@@ -53,9 +57,11 @@ class FeedParser(Protocol):
 class VenueAdapter:
     """One venue's answers to the feed engine; subclasses live in ``venues/<venue>/feed.py``.
 
-    ``streams`` maps each stream the venue publishes to nothing in particular (a
-    subclass reads it); ``unavailable`` maps the others to the reason, which is what a
-    user asking for them is told.
+    ``streams`` are the streams the venue publishes; ``unavailable`` maps the others to
+    the reason, which is what a user asking for them is told. ``watch`` names the ccxt.pro
+    method that subscribes a stream; a stream subscribed some other way (a book under a
+    message hash of heron's own, so that ccxt keeps no book) is the venue's
+    :meth:`subscribe` override's, which hands the others on to this one.
     """
 
     name: ClassVar[str]                      # heron's venue name (the CLI's --venue)
@@ -65,6 +71,7 @@ class VenueAdapter:
     book_rule: ClassVar[SequenceRule | None] = None   # None: every book message is whole
     rest_book_snapshot: ClassVar[bool] = False        # the socket sends no book snapshot
     options: ClassVar[Mapping[str, Any]] = {}         # ccxt constructor options
+    watch: ClassVar[Mapping[Stream, str]] = {}        # stream -> ccxt.pro watch method
 
     def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
         """A parser for ``instruments``, keyed by the venue's own symbol (market id)."""
@@ -79,8 +86,13 @@ class VenueAdapter:
 
         Since heron's parser takes the data frames, ccxt's ``watch_*`` futures only ever
         finish with an error (the connection dropped): that is the signal to reconnect.
+        This one calls the method :attr:`watch` names, with the market's unified symbol.
         """
-        raise NotImplementedError
+        method = self.watch.get(stream)
+        if method is None:  # a stream added to heron and not to this adapter: never spin on it
+            raise InputError(f"{self.name}: heron has no subscription for {stream.value} yet")
+        symbol = market["symbol"]
+        await getattr(exchange, method)([symbol] if method in _SYMBOL_LISTS else symbol)
 
     async def book_snapshot(self, exchange: Any, market: Mapping[str, Any]
                             ) -> bytes:  # pragma: no cover - venues with rest_book_snapshot

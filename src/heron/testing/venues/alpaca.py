@@ -131,6 +131,15 @@ class _AlpacaStream(VenueProfile):
     def on_open(self, session: WsSession) -> None:
         session.send(self.encode([{"T": "success", "msg": "connected"}]))
 
+    def subscription(self, message: str | bytes) -> Mapping[str, Any] | None:
+        try:
+            request = self.decode(message)
+        except (ValueError, msgspec.DecodeError):
+            return None
+        if isinstance(request, dict) and request.get("action") == "subscribe":
+            return request
+        return None
+
     def on_message(self, session: WsSession, message: str | bytes) -> None:
         try:
             request = self.decode(message)

@@ -42,6 +42,7 @@ def topic_of(stream: str) -> str:
 
 class BinanceUsdmProfile(VenueProfile):
     name = "binanceusdm"
+    subscribe_op = ("method", "SUBSCRIBE")
     ws_paths = ("/ws", "/ws/{n}", "/public/ws", "/public/ws/{n}", "/market/ws",
                 "/market/ws/{n}")
 
@@ -76,18 +77,11 @@ class BinanceUsdmProfile(VenueProfile):
         """The shared recordings in ``venue_dir`` (``.../venues/binance_usdm``): the
         BTCUSDT capture (its first ``lines`` lines), the real exchangeInfo body of the
         cryptofeed REST capture, and the mark price and liquidation fixtures."""
-        info = b""
-        with gzip.open(venue_dir / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz") as f:
-            for line in f:
-                record = json.loads(line)
-                if record["dir"] == "http_response" and "exchangeInfo" in record["url"]:
-                    info = record["raw"].encode()
-                    break
         fixtures = venue_dir / "fixtures"
         extra = [(fixtures / name).read_text()
                  for name in ("mark_price_stream.json", "liquidation_stream.json")]
-        return cls(venue_dir / "ws_capture_BTCUSDT_2024-08-08.txt.gz", info, extra=extra,
-                   lines=lines)
+        return cls(venue_dir / "ws_capture_BTCUSDT_2024-08-08.txt.gz",
+                   recorded_exchange_info(venue_dir), extra=extra, lines=lines)
 
     def rest(self) -> Mapping[tuple[str, str], RestHandler]:
         self._book = _ReplayBook(self.snapshot, self._diffs)  # a server starts a new replay
@@ -114,6 +108,18 @@ class BinanceUsdmProfile(VenueProfile):
         elif request.get("method") == "UNSUBSCRIBE":
             session.topics.difference_update(params)
         session.send(json.dumps({"result": None, "id": request.get("id")}))
+
+
+def recorded_exchange_info(venue_dir: Path) -> bytes:
+    """The real ``GET /fapi/v1/exchangeInfo`` body that cryptofeed recorded on 2021-07-22,
+    from the shared recordings in ``venue_dir`` (``.../venues/binance_usdm``)."""
+    path = venue_dir / "cryptofeed_rest_exchangeInfo_2021-07-22.jsonl.gz"
+    with gzip.open(path, "rt") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["dir"] == "http_response" and "exchangeInfo" in record["url"]:
+                return str(record["raw"]).encode()
+    raise ValueError(f"no exchangeInfo response in {path}")
 
 
 class _ReplayBook:

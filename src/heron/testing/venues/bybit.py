@@ -96,6 +96,7 @@ def _channel(topic: str) -> tuple[str, str]:
 
 class BybitProfile(VenueProfile):
     name = "bybit"
+    subscribe_op = ("op", "subscribe")
     ws_paths = ("/v5/public/linear", "/v5/public/spot", "/v5/public/inverse",
                 "/v5/public/option")
 

@@ -79,6 +79,7 @@ class HyperliquidProfile(VenueProfile):
     ``meta`` body; ``asset_ctxs``: a recorded ``allDexsAssetCtxs`` push."""
 
     name = "hyperliquid"
+    subscribe_op = ("method", "subscribe")
     ws_paths = ("/ws",)
 
     def __init__(self, capture: Path, meta: bytes, asset_ctxs: bytes) -> None:

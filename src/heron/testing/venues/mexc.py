@@ -44,7 +44,14 @@ from typing import Any
 
 from aiohttp import web
 
-from heron.testing.venue_server import Frame, Reply, RestHandler, VenueProfile, WsSession
+from heron.testing.venue_server import (
+    Frame,
+    Reply,
+    RestHandler,
+    VenueProfile,
+    WsSession,
+    json_request,
+)
 
 # GET /api/v1/contract/detail, in the shape and with the BTC_USDT values of MEXC's docs
 # ("Get Contract Info" response example, futures/market-endpoints/get-contract-info);
@@ -163,6 +170,11 @@ class MexcProfile(VenueProfile):
 
     def frames(self) -> Sequence[Frame]:
         return self._frames
+
+    def subscription(self, message: str | bytes) -> Mapping[str, Any] | None:
+        """``sub.<channel>``: a subscribe request names its channel."""
+        request = json_request(message)
+        return request if str(request.get("method", "")).startswith("sub.") else None
 
     def on_message(self, session: WsSession, message: str | bytes) -> None:
         request = json.loads(message)

@@ -171,6 +171,7 @@ class _Book:
 
 class OkxProfile(VenueProfile):
     name = "okx"
+    subscribe_op = ("op", "subscribe")
     ws_paths = ("/ws/v5/public",)
 
     def __init__(self, instruments: Mapping[tuple[str, str], bytes], *,

@@ -87,6 +87,9 @@ class AlpacaCryptoAdapter(VenueAdapter):
     book_rule: ClassVar[SequenceRule | None] = BOOK_SEQUENCE
     rest_book_snapshot: ClassVar[bool] = False  # every subscription starts with the whole book
     options: ClassVar[Mapping[str, Any]] = _CcxtOptions()
+    watch: ClassVar[Mapping[Stream, str]] = {
+        Stream.TRADES: "watch_trades", Stream.QUOTES: "watch_ticker",
+        Stream.BOOK: "watch_order_book"}
 
     def __init__(self) -> None:
         keys()  # missing keys fail here, before a session opens anything
@@ -97,13 +100,7 @@ class AlpacaCryptoAdapter(VenueAdapter):
 
     async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
         _errors_end_the_connection(exchange)
-        symbol = market["symbol"]
-        if stream is Stream.TRADES:
-            await exchange.watch_trades(symbol)
-        elif stream is Stream.QUOTES:
-            await exchange.watch_ticker(symbol)
-        elif stream is Stream.BOOK:
-            await exchange.watch_order_book(symbol)
+        await super().subscribe(exchange, stream, market)
 
 
 def _errors_end_the_connection(exchange: Any) -> None:

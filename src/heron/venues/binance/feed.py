@@ -34,22 +34,19 @@ class BinanceUsdmAdapter(VenueAdapter):
     streams: ClassVar[frozenset[Stream]] = frozenset(Stream)
     book_rule: ClassVar[SequenceRule | None] = LinkedSequence()
     rest_book_snapshot: ClassVar[bool] = True
+    watch: ClassVar[Mapping[Stream, str]] = {
+        Stream.TRADES: "watch_trades", Stream.QUOTES: "watch_bids_asks",
+        Stream.MARK: "watch_mark_price", Stream.FUNDING: "watch_mark_price",
+        Stream.LIQUIDATIONS: "watch_liquidations"}
 
     def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
         return BinanceParser(instruments)
 
     async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
-        symbol = market["symbol"]
-        if stream is Stream.TRADES:
-            await exchange.watch_trades(symbol)
-        elif stream is Stream.QUOTES:
-            await exchange.watch_bids_asks([symbol])
-        elif stream in (Stream.MARK, Stream.FUNDING):
-            await exchange.watch_mark_price(symbol)
-        elif stream is Stream.LIQUIDATIONS:
-            await exchange.watch_liquidations(symbol)
-        elif stream is Stream.BOOK:
+        if stream is Stream.BOOK:
             await self._watch_depth(exchange, market)
+        else:
+            await super().subscribe(exchange, stream, market)
 
     async def _watch_depth(self, exchange: Any, market: Mapping[str, Any]) -> None:
         name = f"{market['lowercaseId']}@depth@100ms"

@@ -56,6 +56,10 @@ class BybitAdapter(VenueAdapter):
     book_rule: ClassVar[SequenceRule | None] = BOOK_SEQUENCE
     rest_book_snapshot: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Any]] = _markets_of("linear")
+    watch: ClassVar[Mapping[Stream, str]] = {
+        Stream.TRADES: "watch_trades", Stream.QUOTES: "watch_bids_asks",
+        Stream.MARK: "watch_ticker", Stream.FUNDING: "watch_ticker",
+        Stream.LIQUIDATIONS: "watch_liquidations"}
     #: levels a side of the subscribed book (Bybit: 1/50/200/500 linear, 1/50/200/1000 spot)
     book_depth: ClassVar[int] = 500
 
@@ -63,17 +67,10 @@ class BybitAdapter(VenueAdapter):
         return BybitParser(instruments)
 
     async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
-        symbol = market["symbol"]
-        if stream is Stream.TRADES:
-            await exchange.watch_trades(symbol)
-        elif stream is Stream.QUOTES:
-            await exchange.watch_bids_asks([symbol])
-        elif stream in (Stream.MARK, Stream.FUNDING):
-            await exchange.watch_ticker(symbol)
-        elif stream is Stream.LIQUIDATIONS:
-            await exchange.watch_liquidations(symbol)
-        elif stream is Stream.BOOK:
+        if stream is Stream.BOOK:
             await self._watch_book(exchange, market)
+        else:
+            await super().subscribe(exchange, stream, market)
 
     async def _watch_book(self, exchange: Any, market: Mapping[str, Any]) -> None:
         """``orderbook.<depth>.<id>`` with the request ccxt's ``watch_topics`` would send,

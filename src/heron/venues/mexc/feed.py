@@ -65,6 +65,9 @@ class MexcAdapter(VenueAdapter):
     }
     book_rule: ClassVar[SequenceRule | None] = BOOK_SEQUENCE
     rest_book_snapshot: ClassVar[bool] = True
+    watch: ClassVar[Mapping[Stream, str]] = {
+        Stream.TRADES: "watch_trades", Stream.MARK: "watch_ticker",
+        Stream.FUNDING: "watch_funding_rate"}
 
     def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
         return MexcParser(instruments)
@@ -81,15 +84,10 @@ class MexcAdapter(VenueAdapter):
         return str(market["id"])
 
     async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
-        symbol = market["symbol"]
-        if stream is Stream.TRADES:
-            await exchange.watch_trades(symbol)
-        elif stream is Stream.MARK:
-            await exchange.watch_ticker(symbol)
-        elif stream is Stream.FUNDING:
-            await exchange.watch_funding_rate(symbol)
-        elif stream is Stream.BOOK:
+        if stream is Stream.BOOK:
             await self._watch_depth(exchange, market)
+        else:
+            await super().subscribe(exchange, stream, market)
 
     async def _watch_depth(self, exchange: Any, market: Mapping[str, Any]) -> None:
         """``sub.depth`` as ccxt's ``watch_order_book`` sends it (``watch_swap_public``),

@@ -64,6 +64,9 @@ class OkxAdapter(VenueAdapter):
     rest_book_snapshot: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Any]] = {
         "options": {"fetchMarkets": {"types": ["spot", "swap", "future"]}}}
+    watch: ClassVar[Mapping[Stream, str]] = {
+        Stream.TRADES: "watch_trades", Stream.QUOTES: "watch_bids_asks",
+        Stream.FUNDING: "watch_funding_rate", Stream.MARK: "watch_mark_price"}
 
     def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
         return OkxParser(instruments, skip_unheld_liquidations=True)
@@ -78,24 +81,15 @@ class OkxAdapter(VenueAdapter):
 
     async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
         self.check_market(stream, market)
-        symbol = market["symbol"]
-        if stream is Stream.TRADES:
-            await exchange.watch_trades(symbol)
-        elif stream is Stream.QUOTES:
-            await exchange.watch_bids_asks([symbol])
-        elif stream is Stream.FUNDING:
-            await exchange.watch_funding_rate(symbol)
-        elif stream is Stream.MARK:
-            await exchange.watch_mark_price(symbol)
-        elif stream is Stream.BOOK:
+        if stream is Stream.BOOK:
             await self._watch(exchange, {"channel": "books", "instId": market["id"]},
                               f"heron:books:{market['id']}")
         elif stream is Stream.LIQUIDATIONS:
             arg = {"channel": "liquidation-orders", "instType": _SWAP}
             shared = f"heron:liquidation-orders:{_SWAP}"
             await self._watch(exchange, arg, f"{shared}:{market['id']}", shared)
-        else:  # a stream added to heron and not to this adapter: never spin on it
-            raise InputError(f"okx: heron has no subscription for {stream.value} yet")
+        else:
+            await super().subscribe(exchange, stream, market)
 
     @staticmethod
     async def _watch(exchange: Any, arg: Mapping[str, str], message_hash: str,
