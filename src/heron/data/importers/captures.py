@@ -15,8 +15,10 @@ feed runs, so an import and a live session produce the same events. The venue is
 ``venue`` argument, else the URLs in the file (``fstream`` -> ``BINANCE_USDM``,
 ``dstream`` -> ``BINANCE_COINM``, ``stream.binance.com`` -> ``BINANCE``), else the
 file's path (``.../binance_usdm/...``). Instruments: the ``instruments`` argument, else
+the one the target catalog stores (``stored``: what ``heron data import`` passes), else
 an exchangeInfo body in the session, else the decimals the capture prints (see
-:mod:`heron.venues.binance.instruments`).
+:mod:`heron.venues.binance.instruments`). Other venues' captures:
+:mod:`heron.data.importers.venue_captures`.
 
 Rows per instrument and kind (columns per :mod:`heron.data.schemas`):
 
@@ -47,20 +49,22 @@ gzip stream that stops before its end marker (everything before the cut is kept)
 
 from __future__ import annotations
 
-import gzip
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple, TypeVar
-from urllib.parse import parse_qs, urlsplit
-
-import msgspec
+from typing import TypeVar
 
 from heron.data import event_frames as frames
 from heron.data.importers.batch import ImportBatch
+from heron.data.importers.capture_lines import (
+    CryptofeedSession,
+    InstrumentLookup,
+    LineReader,
+    Record,
+    cryptofeed_records,
+    hftbacktest_records,
+)
 from heron.data.schemas import DataKind, validate_frame
 from heron.errors import DataError
 from heron.model.data import (
@@ -168,109 +172,8 @@ class Capture:
         return out
 
 
-# -- reading files ---------------------------------------------------------------------------
-class _Line(NamedTuple):
-    number: int
-    text: bytes
-    complete: bool  # ended with a newline: only a file's last line may not
-
-
-@dataclass(slots=True)
-class _LineReader:
-    """Numbered lines of a text file, gzipped or not; notes a gzip stream cut short."""
-
-    path: Path
-    cut_after: int | None = None
-
-    def __iter__(self) -> Iterator[_Line]:
-        number = 0
-        try:
-            with (gzip.open(self.path, "rb") if self.path.suffix == ".gz"
-                  else self.path.open("rb")) as f:
-                for number, line in enumerate(f, 1):
-                    yield _Line(number, line.rstrip(b"\r\n"), line.endswith(b"\n"))
-        except EOFError:  # no end marker: the recorder stopped mid-stream
-            self.cut_after = number
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise DataError(f"{self.path}: corrupt gzip data after line {number} ({exc}); "
-                            "the file is damaged: fetch or copy it again") from None
-
-
-class _Record(NamedTuple):
-    file: str
-    line: int
-    ts_recv: int
-    raw: bytes | str
-    complete: bool
-    symbol: str | None = None  # a REST snapshot's symbol, from its URL
-
-
-def _framing_error(path: Path, line: _Line, what: str) -> DataError:
-    return DataError(f"{path}: line {line.number} is not a {what} line "
-                     f"({line.text[:60]!r}); the file is damaged or of another format")
-
-
-def _hftbacktest_records(path: Path, reader: _LineReader,
-                         truncated: list[str]) -> Iterator[_Record]:
-    for line in reader:
-        if not line.text:
-            continue
-        stamp, _, raw = line.text.partition(b" ")
-        if not (stamp.isdigit() and raw):
-            if not line.complete:
-                truncated.append(f"line {line.number}: unterminated and unreadable, skipped")
-                continue
-            raise _framing_error(path, line, "'<receive ns> <message>'")
-        yield _Record(path.name, line.number, int(stamp), raw, line.complete)
-
-
-class _CryptofeedLine(msgspec.Struct, frozen=True):
-    dir: str
-    ts: Decimal | None = None
-    url: str | None = None
-    raw: str | None = None
-
-
-_CRYPTOFEED_LINE = msgspec.json.Decoder(_CryptofeedLine)
-
-
-@dataclass(slots=True)
-class _CryptofeedSession:
-    """What the lines of a cryptofeed session hold besides market messages."""
-
-    urls: list[str] = field(default_factory=list)
-    exchange_infos: list[str] = field(default_factory=list)
-    truncated: list[str] = field(default_factory=list)
-
-
-def _cryptofeed_records(path: Path, reader: _LineReader,
-                        session: _CryptofeedSession) -> Iterator[_Record]:
-    for line in reader:
-        if not line.text:
-            continue
-        try:
-            entry = _CRYPTOFEED_LINE.decode(line.text)
-        except msgspec.DecodeError:
-            if not line.complete:
-                session.truncated.append(f"{path.name} line {line.number}: unterminated and "
-                                         "unreadable, skipped")
-                continue
-            raise _framing_error(path, line, "cryptofeed JSON") from None
-        if entry.raw is None or entry.ts is None or entry.dir not in ("recv", "http_response"):
-            continue  # open/send/config lines: no market data
-        ts_recv = int(entry.ts.scaleb(9))
-        url = urlsplit(entry.url or "")
-        if entry.url and (not session.urls or session.urls[-1] != entry.url):
-            session.urls.append(entry.url)
-        if entry.dir == "http_response" and url.path.endswith("/exchangeInfo"):
-            session.exchange_infos.append(entry.raw)
-        elif entry.dir == "recv" or url.path.endswith("/depth"):
-            symbol = parse_qs(url.query).get("symbol", [None])[0]
-            yield _Record(path.name, line.number, ts_recv, entry.raw, line.complete, symbol)
-
-
 # -- from records to a capture -----------------------------------------------------------------
-Decoded = tuple[_Record, BinanceMessage | BadMessage | None]
+Decoded = tuple[Record, BinanceMessage | BadMessage | None]
 
 
 def _symbol_of(message: BinanceMessage) -> str | None:
@@ -279,7 +182,7 @@ def _symbol_of(message: BinanceMessage) -> str | None:
     return message.symbol
 
 
-def _decode_all(records: Sequence[_Record], truncated: list[str]) -> list[Decoded]:
+def _decode_all(records: Sequence[Record], truncated: list[str]) -> list[Decoded]:
     """Every record decoded; JSON cut short is file damage unless it ends the file."""
     out: list[Decoded] = []
     for record in records:
@@ -295,20 +198,35 @@ def _decode_all(records: Sequence[_Record], truncated: list[str]) -> list[Decode
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """Where instruments come from before the grid is inferred (see :func:`_instruments`)."""
+
+    given: Mapping[str, Instrument] | None = None
+    stored: InstrumentLookup | None = None
+    exchange_infos: Sequence[str] = ()
+
+
 def _instruments(market: BinanceMarket, decoded: Sequence[Decoded],
-                 given: Mapping[str, Instrument] | None,
-                 exchange_infos: Sequence[str]) -> tuple[dict[str, Instrument], str | None]:
+                 sources: _Known) -> tuple[dict[str, Instrument], str | None]:
     """Instruments for the capture's symbols, and the one symbol a bare snapshot means.
 
-    Given ones first, then exchangeInfo, then the grid inferred from printed decimals.
+    Given ones first, then the catalog's (``stored``: the grid the rows will be kept on,
+    so a mark price is rounded to the stored tick, not to a finer inferred one), then
+    exchangeInfo, then the grid inferred from printed decimals.
     """
     symbols = {s for _, m in decoded if m is not None and not isinstance(m, BadMessage)
                and (s := _symbol_of(m)) is not None}
     only = next(iter(symbols)) if len(symbols) == 1 else None
     known: dict[str, Instrument] = {}
-    for body in exchange_infos:
+    for body in sources.exchange_infos:
         known.update(instruments_from_exchange_info(body, market))
-    known.update(given or {})
+    if sources.stored is not None:
+        for symbol in symbols:
+            stored = sources.stored(market.venue, symbol)
+            if stored is not None:
+                known[symbol] = stored
+    known.update(sources.given or {})
     if symbols - known.keys():
         seen = DecimalsSeen()
         for record, message in decoded:
@@ -320,11 +238,10 @@ def _instruments(market: BinanceMarket, decoded: Sequence[Decoded],
     return known, only
 
 
-def _build(path: Path, market: BinanceMarket, records: Sequence[_Record],
-           given: Mapping[str, Instrument] | None, exchange_infos: Sequence[str],
+def _build(path: Path, market: BinanceMarket, records: Sequence[Record], sources: _Known,
            truncated: list[str]) -> Capture:
     decoded = _decode_all(records, truncated)
-    instruments, only = _instruments(market, decoded, given, exchange_infos)
+    instruments, only = _instruments(market, decoded, sources)
     parser = BinanceParser(instruments)
     capture = Capture(path, market, messages=len(records), truncated=truncated)
     for record, message in decoded:
@@ -361,8 +278,9 @@ def _market(venue: str | None, urls: Sequence[str], path: Path) -> BinanceMarket
         if market is not None:
             return market
     if urls:
-        raise DataError(f"{path}: not a Binance session (it talks to {urls[0]}); heron reads "
-                        "Binance captures only")
+        raise DataError(f"{path}: not a Binance session (it talks to {urls[0]}); other "
+                        "venues' captures are read by heron.data.importers.venue_captures "
+                        "(heron data import picks the reader)")
     market = BinanceMarket.from_path(path)
     if market is None:
         raise DataError(f"{path}: cannot tell which Binance market this capture is from (its "
@@ -373,53 +291,61 @@ def _market(venue: str | None, urls: Sequence[str], path: Path) -> BinanceMarket
 
 # -- public API --------------------------------------------------------------------------------
 def parse_hftbacktest_capture(path: Path | str, venue: str | None = None, *,
-                              instruments: Mapping[str, Instrument] | None = None) -> Capture:
-    """Every event of an hftbacktest capture, with what could not be used (see module)."""
+                              instruments: Mapping[str, Instrument] | None = None,
+                              stored: InstrumentLookup | None = None) -> Capture:
+    """Every event of an hftbacktest capture, with what could not be used (see module).
+
+    ``stored`` looks up an instrument the target catalog already holds; it is preferred
+    to exchangeInfo and to the inferred grid (``instruments`` is preferred to it).
+    """
     path = Path(path)
     market = _market(venue, (), path)
-    reader = _LineReader(path)
+    reader = LineReader(path)
     truncated: list[str] = []
-    records = list(_hftbacktest_records(path, reader, truncated))
+    records = list(hftbacktest_records(path, reader, truncated))
     if reader.cut_after is not None:
         truncated.append(f"gzip stream ends without its end marker after line "
                          f"{reader.cut_after}: the rest of the recording is lost")
-    return _build(path, market, records, instruments, (), truncated)
+    return _build(path, market, records, _Known(instruments, stored), truncated)
 
 
 def read_hftbacktest_capture(path: Path | str, venue: str | None = None, *,
                              instruments: Mapping[str, Instrument] | None = None,
-                             ) -> list[ImportBatch]:
+                             stored: InstrumentLookup | None = None) -> list[ImportBatch]:
     """Catalog batches of an hftbacktest capture; :func:`parse_hftbacktest_capture`
     gives the counts of unusable messages as well."""
-    return parse_hftbacktest_capture(path, venue, instruments=instruments).batches()
+    return parse_hftbacktest_capture(path, venue, instruments=instruments,
+                                     stored=stored).batches()
 
 
 def parse_cryptofeed_capture(path: Path | str, venue: str | None = None, *,
                              related: Sequence[Path | str] = (),
-                             instruments: Mapping[str, Instrument] | None = None) -> Capture:
-    """Every event of a cryptofeed recording and its ``related`` REST recordings."""
+                             instruments: Mapping[str, Instrument] | None = None,
+                             stored: InstrumentLookup | None = None) -> Capture:
+    """Every event of a cryptofeed recording and its ``related`` REST recordings
+    (``instruments``, ``stored``: as :func:`parse_hftbacktest_capture`)."""
     path = Path(path)
-    session = _CryptofeedSession()
-    records: list[_Record] = []
+    session = CryptofeedSession()
+    records: list[Record] = []
     for file in (path, *map(Path, related)):
-        reader = _LineReader(file)
-        records += _cryptofeed_records(file, reader, session)
+        reader = LineReader(file)
+        records += cryptofeed_records(file, reader, session)
         if reader.cut_after is not None:
             session.truncated.append(f"{file.name}: gzip stream ends without its end marker "
                                      f"after line {reader.cut_after}: the rest is lost")
     market = _market(venue, session.urls, path)
-    return _build(path, market, records, instruments, session.exchange_infos,
-                  session.truncated)
+    return _build(path, market, records,
+                  _Known(instruments, stored, session.exchange_infos), session.truncated)
 
 
 def read_cryptofeed_capture(path: Path | str, venue: str | None = None, *,
                             related: Sequence[Path | str] = (),
                             instruments: Mapping[str, Instrument] | None = None,
-                            ) -> list[ImportBatch]:
+                            stored: InstrumentLookup | None = None) -> list[ImportBatch]:
     """Catalog batches of a cryptofeed recording; :func:`parse_cryptofeed_capture` gives
     the counts of unusable messages as well."""
-    return parse_cryptofeed_capture(path, venue, related=related,
-                                    instruments=instruments).batches()
+    return parse_cryptofeed_capture(path, venue, related=related, instruments=instruments,
+                                    stored=stored).batches()
 
 
 # -- frames --------------------------------------------------------------------------------------

@@ -4,9 +4,15 @@ Formats (:data:`IMPORT_FORMATS`) are recognised from the content, never from the
 name or extension (gzip and zip are undone first, by their magic bytes), in this order:
 
 ``capture-hftbacktest``
-    lines ``<receive time, ns> <raw WebSocket JSON>``.
+    lines ``<receive time, ns> <raw WebSocket JSON>`` (hftbacktest's collector, and
+    ``heron record --raw``).
 ``capture-cryptofeed``
     JSON lines starting ``{"ts": <epoch seconds>, "dir": ...`` (cryptofeed's recorder).
+
+Captures of every venue with a live parser (Binance, OKX, Bybit, Hyperliquid, MEXC
+futures, Alpaca) are read through that parser: the venue is ``venue`` if given, else
+told from the frames (:mod:`.capture_venues`); instruments are the catalog's when it
+holds them, else inferred from the data (:mod:`.venue_captures`).
 ``tardis``
     a header starting ``exchange,symbol,timestamp,local_timestamp``.
 ``binance-archive``
@@ -39,12 +45,12 @@ one, is refused: the stored integers would change meaning.
 
 from __future__ import annotations
 
-import importlib
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -56,6 +62,7 @@ from heron.data.bars import read_bars
 from heron.data.catalog import Catalog
 from heron.data.importers import binance_archive, freqtrade, generic_csv, tardis, text_columns
 from heron.data.importers.batch import ImportBatch
+from heron.data.importers.capture_lines import CaptureFormat, InstrumentLookup
 from heron.data.importers.instruments import (
     bars_batch,
     bars_instrument,
@@ -78,8 +85,8 @@ IMPORT_FORMATS: tuple[str, ...] = ("binance-archive", "tardis", "freqtrade", "ba
 
 _HFT_LINE = re.compile(rb"\s*\d{16,19} [\[{]")
 _CRYPTOFEED_LINE = re.compile(rb'\s*\{\s*"ts"\s*:\s*[0-9.]+\s*,\s*"dir"\s*:')
-_CAPTURES = {"capture-hftbacktest": "read_hftbacktest_capture",
-             "capture-cryptofeed": "read_cryptofeed_capture"}
+_CAPTURES: dict[str, CaptureFormat] = {"capture-hftbacktest": "hftbacktest",
+                                       "capture-cryptofeed": "cryptofeed"}
 _PRICE_COLUMNS: dict[DataKind, tuple[str, ...]] = {
     DataKind.TRADES: ("price",), DataKind.QUOTES: ("bid", "ask"),
     DataKind.BOOK_DELTAS: ("price",), DataKind.BOOK_SNAPSHOTS: ("price",),
@@ -262,25 +269,21 @@ def _read_csv(source: Source, hints: Hints, mapping: Mapping[str, str | int] | N
     return generic_csv.histdata_source(source, hints)
 
 
-def _read_capture(fmt: str, source: Source, hints: Hints) -> list[ImportBatch]:
-    """Captures name their own instruments; only ``venue`` is passed on."""
+def _read_capture(fmt: str, source: Source, hints: Hints,
+                  stored: InstrumentLookup | None) -> list[ImportBatch]:
+    """Captures name their own instruments; only ``venue`` is passed on, and the catalog's
+    instruments (``stored``) when there is a catalog."""
     if hints.symbol or hints.tick_size or hints.lot_size:
         raise InvalidConfiguration(f"{source.name}: a capture names its own symbols and "
                                    "grids; give only venue (or nothing)")
-    module_name = "heron.data.importers.captures"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise DataError(f"{source.name}: {fmt} files cannot be imported by this build "
-                        "(no capture reader); update heron") from None
-    reader: Callable[[Path, str | None], list[ImportBatch]] = getattr(module, _CAPTURES[fmt])
-    return reader(source.path, hints.venue)
+    from heron.data.importers.venue_captures import read_capture  # parsers load on demand
+
+    return read_capture(source.path, hints.venue, fmt=_CAPTURES[fmt], stored=stored)
 
 
 def _read(path: str | Path, fmt: str | None, hints: Hints,
-          mapping: Mapping[str, str | int] | None) -> tuple[str, list[ImportBatch]]:
+          mapping: Mapping[str, str | int] | None,
+          stored: InstrumentLookup | None = None) -> tuple[str, list[ImportBatch]]:
     if fmt is not None and fmt not in IMPORT_FORMATS:
         raise InvalidConfiguration(f"unknown import format {fmt!r}; use one of "
                                    f"{', '.join(IMPORT_FORMATS)} or leave it out")
@@ -293,7 +296,7 @@ def _read(path: str | Path, fmt: str | None, hints: Hints,
                                    "columns, e.g. {'ts': 0, 'price': 1, 'size': 2}")
     chosen = _choose(fmt, mapping, found, source)
     if chosen in _CAPTURES:
-        return chosen, _read_capture(chosen, source, hints)
+        return chosen, _read_capture(chosen, source, hints, stored)
     if chosen == "csv":
         return chosen, _read_csv(source, hints, mapping, found)
     if chosen == "bars":
@@ -366,8 +369,12 @@ def _onto(batch: ImportBatch, target: Instrument) -> ImportBatch:
 
 
 def _stored(catalog: Catalog, instrument: Instrument) -> Instrument | None:
+    return _stored_named(catalog, instrument.venue, instrument.symbol)
+
+
+def _stored_named(catalog: Catalog, venue: str, symbol: str) -> Instrument | None:
     try:
-        return catalog.instrument(instrument.venue, instrument.symbol)
+        return catalog.instrument(venue, symbol)
     except DataError:
         return None
 
@@ -402,7 +409,7 @@ def import_path(catalog: Catalog, path: str | Path, *, fmt: str | None = None,
     Idempotent: rows the catalog holds are skipped, so a re-import adds nothing.
     """
     hints = _hints(venue, symbol, tick_size, lot_size)
-    chosen, batches = _read(path, fmt, hints, mapping)
+    chosen, batches = _read(path, fmt, hints, mapping, partial(_stored_named, catalog))
     if not batches or not any(batch.frame.height for batch in batches):
         raise DataError(f"{path}: no rows to import; check that the file holds market data")
     groups: dict[tuple[str, str], list[ImportBatch]] = {}
