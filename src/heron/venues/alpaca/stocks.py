@@ -25,7 +25,7 @@ streams of a session share it.
 ``asyncio.run`` and cannot run inside a loop; its coroutine ``_run_forever()`` can. That
 loop reconnects by itself, with its own delays and no word to its caller. heron wants its
 own backoff and health, the same as for every venue
-(:class:`~heron.data.feeds.session.LiveSession`), so :class:`_Stream` ends
+(:class:`~heron.data.feeds.live_session.LiveSession`), so :class:`_Stream` ends
 ``_run_forever`` at its first failure (it raises from ``_wait_before_reconnect``, the one
 place alpaca-py waits before retrying) and heron opens a fresh stream after its backoff.
 Stopping: alpaca-py's ``stop_ws()`` (a flag it checks between receives), then the task
@@ -54,12 +54,8 @@ from alpaca.data.live.stock import StockDataStream
 
 from heron.data.download_venues import with_endpoint
 from heron.data.feeds.adapter import VenueAdapter
-from heron.data.feeds.session import (
-    FeedOptions,
-    LiveSession,
-    Subscription,
-    endpoint_urls,
-)
+from heron.data.feeds.live_session import LOGGED_TEXT, FeedOptions, LiveSession, Subscription
+from heron.data.feeds.session import endpoint_urls
 from heron.data.feeds.streams import STREAM_OF, Stream
 from heron.errors import InvalidConfiguration
 from heron.model.instrument import Instrument
@@ -79,7 +75,6 @@ log = logging.getLogger("heron.feed")
 
 STOCK_STREAM = "wss://stream.data.alpaca.markets/v2/{feed}"
 _CLOCK_RETRY_NS = 60 * 1_000_000_000  # a failed clock read is tried again after a minute
-_LOGGED_TEXT = 500
 _RETURNED = ("alpaca-py ended the stream by itself (it does that when Alpaca answers "
              "'insufficient subscription': the SIP feed needs a paid data plan; "
              "--venue alpaca-stocks streams IEX)")
@@ -236,7 +231,7 @@ class AlpacaStocksSession(LiveSession):
         if isinstance(out, BadMessage):
             self.parse_errors += 1
             log.warning("%s: unusable record (%s: %s): %s", self.venue, out.kind, out.detail,
-                        out.raw[:_LOGGED_TEXT])
+                        out.raw[:LOGGED_TEXT])
             return
         for event in out:
             stream = STREAM_OF.get(type(event))
