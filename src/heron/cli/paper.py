@@ -46,6 +46,8 @@ def paper_command(
     slippage_bps: Annotated[str | None, Opt(help="slippage on taker fills, bps")] = None,
     endpoint: Annotated[str | None, Opt(help="another host for the venue (testnet, "
                                         "emulator)")] = None,
+    warmup: Annotated[int | None, Opt(min=0, help="closed bars of history fetched at the "
+                                      "first start, so indicators are ready at once")] = None,
     stop_after: Annotated[int | None, Opt(min=0, help="stop when the run has consumed N "
                                           "market events in all")] = None,
     duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
@@ -63,7 +65,7 @@ def paper_command(
     given = {"strategy": strategy, "venue": venue, "symbols": symbol or None,
              "streams": streams.split(",") if streams else None,
              "params": _parse_params(param) if param else None, "cash": cash, "bar": bar,
-             "fee_bps": fee_bps, "slippage_bps": slippage_bps}
+             "fee_bps": fee_bps, "slippage_bps": slippage_bps, "warmup": warmup}
     st = PaperState(state)
     try:
         stored = st.stored()

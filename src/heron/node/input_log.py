@@ -7,6 +7,9 @@ it. A restart replays the log through a fresh engine, which rebuilds orders,
 positions, balances and strategy state exactly (whatever the strategy keeps in its
 attributes) and regenerates the journal; then the run goes on live.
 
+The warm-up bars a run fetched from the venue's history at its first start are logged
+the same way, first, so a restart rebuilds the same indicators.
+
 Format: length-prefixed MessagePack frames ``[kind, slot, fields...]`` (the instrument
 by its slot in the run's instrument list, not the whole object). Appends go to the OS
 at every :meth:`InputLog.flush` (the run flushes once per event-loop turn), which
@@ -25,6 +28,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from heron.model.data import (
+    Bar,
     BookDelta,
     BookSide,
     BookSnapshot,
@@ -36,7 +40,7 @@ from heron.model.data import (
 from heron.model.instrument import Instrument
 
 _LEN = struct.Struct("<I")
-_TRADE, _QUOTE, _DELTA, _SNAPSHOT, _FUNDING, _MARK = range(6)
+_TRADE, _QUOTE, _DELTA, _SNAPSHOT, _FUNDING, _MARK, _BAR = range(7)
 _SIDES = (BookSide.BID, BookSide.ASK)
 
 
@@ -58,6 +62,9 @@ def _fields(event: Any) -> tuple[int, list[Any]]:
         return _FUNDING, [event.ts_event, event.ts_recv, event.rate]
     if isinstance(event, MarkPrice):
         return _MARK, [event.ts_event, event.ts_recv, event.mark, event.index]
+    if isinstance(event, Bar):  # a warm-up bar from the venue's history
+        return _BAR, [event.ts, event.index, event.open, event.high, event.low, event.close,
+                      event.volume]
     raise TypeError(f"the input log does not hold {type(event).__name__}")
 
 
@@ -73,6 +80,8 @@ def _event(kind: int, inst: Instrument, f: list[Any]) -> Any:
                             f[4])
     if kind == _FUNDING:
         return FundingRate(inst, *f)
+    if kind == _BAR:
+        return Bar(inst, *f)
     return MarkPrice(inst, *f)
 
 

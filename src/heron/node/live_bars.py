@@ -9,6 +9,12 @@ series and recomputes every registered indicator over the last ``history`` bars.
 strategy then reads ``[-1]`` exactly as in a backtest: the same functions on the same
 bars give the same values (moving averages with windows shorter than ``history``
 exactly; recursive ones such as the EMA up to the effect of the dropped start).
+
+A run can start warm: :meth:`LiveBars.history` takes closed bars from the venue's
+history before the first trade, so an indicator over 50 bars is ready at once instead
+of after 50 live bars. Those bars reach the series and the indicators only, never a
+strategy's ``on_bar``: nothing may trade on the past. Trades that fall in an interval the
+history already covers are left out of the bars.
 """
 
 from __future__ import annotations
@@ -42,14 +48,34 @@ class LiveBars:
         self.ctx = ctx
         self.bar_ns = bar_ns
         self.on_bar = on_bar
-        self.history = history
+        self.history_limit = history
+        self.warmed = [0] * len(instruments)      # where each slot's warm-up history ends
         self.count = [0] * len(instruments)       # bars closed so far, per slot
         self._building: list[_Building | None] = [None] * len(instruments)
         self._rows: list[list[list[float]]] = [[] for _ in instruments]
         ctx.series[:] = [{name: np.empty(0) for name in _COLUMNS} for _ in instruments]
 
+    def history(self, slot: int, bar: Bar) -> None:
+        """A closed bar from before the run (warm-up): into the series and indicators,
+        not to the strategies (nothing may trade on the past)."""
+        tick = float(bar.instrument.price_increment)
+        rows = self._rows[slot]
+        rows.append([bar.open * tick, bar.high * tick, bar.low * tick, bar.close * tick,
+                     bar.volume])
+        if len(rows) > self.history_limit:
+            del rows[0]
+        self._refresh(slot)
+        self.ctx.last_index[slot] = len(rows) - 1
+        self.warmed[slot] = bar.ts + self.bar_ns
+
+    def live(self, slot: int) -> bool:
+        """Whether live trades have started building ``slot``'s bars."""
+        return self._building[slot] is not None or self.count[slot] > 0
+
     def trade(self, slot: int, trade: Trade) -> None:
         start = trade.ts_event - trade.ts_event % self.bar_ns
+        if start < self.warmed[slot]:
+            return  # inside the warm-up history, which already holds that interval
         bar = self._building[slot]
         size = float(trade.size)
         if bar is None:
@@ -72,7 +98,7 @@ class LiveBars:
         tick = float(inst.price_increment)
         rows = self._rows[slot]
         rows.append([b.open * tick, b.high * tick, b.low * tick, b.close * tick, b.volume])
-        if len(rows) > self.history:
+        if len(rows) > self.history_limit:
             del rows[0]
         self._refresh(slot)
         index = len(rows) - 1

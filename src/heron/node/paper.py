@@ -127,7 +127,7 @@ class PaperEngine(SimNode):
         self._handlers: dict[type, Callable[[Any], None]] = {
             Trade: self._trade, Quote: self._quote, BookDelta: self._delta,
             BookSnapshot: self._snapshot, FundingRate: self._funding_rate,
-            MarkPrice: self._mark}
+            MarkPrice: self._mark, Bar: self._warm_up}
 
     def start(self) -> None:
         """Bind and start the strategies (once, before the first event)."""
@@ -149,6 +149,9 @@ class PaperEngine(SimNode):
             return marks.new_delta(event)
         if isinstance(event, BookSnapshot):
             return marks.new_snapshot(event)
+        if isinstance(event, Bar):  # warm-up: in order, and only before live trades
+            slot = self.ctx.slots[event.instrument.id]
+            return event.ts >= self.bars.warmed[slot] and not self.bars.live(slot)
         return True
 
     def consume(self, event: Any) -> None:
@@ -188,6 +191,11 @@ class PaperEngine(SimNode):
             self.portfolio.marks[iid] = t.price
         for hook in self._trade_hooks:
             hook(t)
+
+    def _warm_up(self, bar: Bar) -> None:
+        slot = self.ctx.slots[bar.instrument.id]
+        self.bars.history(slot, bar)
+        self.portfolio.marks[bar.instrument.id] = bar.close
 
     def _on_bar(self, slot: int, bar: Bar) -> None:
         iid = bar.instrument.id

@@ -29,9 +29,10 @@ from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream, parse_streams
-from heron.errors import EngineError, InputError
+from heron.errors import DataError, EngineError, InputError
+from heron.model.data import Bar
 from heron.model.feed import FeedHealth
-from heron.model.instrument import Instrument
+from heron.model.instrument import Instrument, OffGrid
 from heron.node.input_log import InputLog
 from heron.node.paper import PaperEngine
 from heron.node.paper_state import PaperConfig, PaperState
@@ -106,6 +107,33 @@ def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes]) -> 
     return n
 
 
+async def fetch_warmup(session: LiveSession, cfg: PaperConfig, instruments: list[Instrument],
+                       now_ns: int) -> list[Bar]:
+    """The last ``cfg.warmup`` *closed* bars of each instrument from the venue's history
+    (ccxt ``fetch_ohlcv`` at ``cfg.bar``), oldest first; exact ticks or a DataError."""
+    exchange = getattr(session, "exchange", None)
+    if exchange is None or not exchange.has.get("fetchOHLCV"):
+        raise InputError(f"{cfg.venue} gives no bar history here; run without --warmup")
+    if cfg.bar not in (exchange.timeframes or {}):
+        raise InputError(f"--warmup: {cfg.venue} has no {cfg.bar} bars; use one of "
+                         f"{', '.join(exchange.timeframes or {})} for --bar")
+    step = bar_ns(cfg.bar)
+    out: list[Bar] = []
+    for symbol, inst in zip(cfg.symbols, instruments, strict=True):
+        rows = await exchange.fetch_ohlcv(symbol, cfg.bar, limit=cfg.warmup + 1)
+        closed = [r for r in rows if int(r[0]) * 1_000_000 + step <= now_ns][-cfg.warmup:]
+        out += [_history_bar(inst, k, row) for k, row in enumerate(closed)]
+    return out
+
+
+def _history_bar(inst: Instrument, index: int, row: list[Any]) -> Bar:
+    try:
+        o, h, lo, c = (inst.ticks(Decimal(str(v))) for v in row[1:5])
+    except (OffGrid, InvalidOperation) as exc:
+        raise DataError(f"{inst.id}: a history bar is off the price grid ({exc})") from None
+    return Bar(inst, int(row[0]) * 1_000_000, index, o, h, lo, c, float(row[5] or 0))
+
+
 async def run_paper(cfg: PaperConfig, state: PaperState, *, endpoint: str | None = None,
                     stop_after: int | None = None, duration_s: float | None = None,
                     options: FeedOptions | None = None,
@@ -163,6 +191,11 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
     status = PaperStatus(engine, Decimal(cfg.cash))
     try:
         status.replayed = replay_inputs(engine, log, previous)
+        if status.replayed == 0 and cfg.warmup:
+            for bar in await fetch_warmup(session, cfg, instruments, time.time_ns()):
+                if engine.is_new(bar):
+                    log.append(bar)
+                    engine.consume(bar)
         gc.freeze()  # ccxt's and the replay's long-lived objects: short full collections live
         prev_path.unlink(missing_ok=True)
         engine.journal.flush()

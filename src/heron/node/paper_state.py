@@ -39,6 +39,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     bar: str = "1m"
     fee_bps: str | None = None
     slippage_bps: str = "0"
+    warmup: int = 0   # closed bars fetched from the venue's history at the first start
 
 
 class _Stored(msgspec.Struct, frozen=True):
