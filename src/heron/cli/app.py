@@ -17,6 +17,7 @@ from rich.console import Console
 
 from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
+from heron.cli.emulator import emulator_command
 from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
 from heron.cli.paper import paper_command
@@ -37,6 +38,7 @@ app.command("backtest")(backtest_command)
 app.command("feed")(feed_command)
 app.command("record")(record_command)
 app.command("paper")(paper_command)
+app.command("emulator")(emulator_command)
 app.add_typer(journal_app, name="journal")
 app.add_typer(data_app, name="data")
 

@@ -136,8 +136,9 @@ class VenueServer:
     """Serves one :class:`VenueProfile` on 127.0.0.1 until stopped."""
 
     def __init__(self, profile: VenueProfile, *, speed: float = 0.0,
-                 idle_after_end: bool = True) -> None:
+                 idle_after_end: bool = True, port: int = 0) -> None:
         self.profile = profile
+        self.listen_port = port  # 0: a port the OS picks (tests); a fixed one for a CLI
         self.speed = speed
         self.idle_after_end = idle_after_end
         self.received: list[tuple[str, str | bytes]] = []   # (path, message) from clients
@@ -197,7 +198,7 @@ class VenueServer:
             app.router.add_get(path, self._ws_handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.listen_port)
         await site.start()
         server = site._server
         assert server is not None
