@@ -23,6 +23,7 @@ from heron.cli.journal import journal_app
 from heron.cli.paper import paper_command
 from heron.cli.record import record_command
 from heron.errors import EXIT_INTERNAL, HeronError
+from heron.venues.credentials import install_redaction, scrub
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="heron: backtest, paper and live trading on one engine.")
@@ -55,13 +56,16 @@ def main() -> None:
     """Entry point: heron errors become one line and an exit code, never a traceback.
 
     Usage errors (unknown option, missing value) are typer's own: usage and exit 2.
+    Secrets (API keys in the environment or loaded from a key file) are masked in every
+    log record and in the error line, which may quote a URL or a venue's reply.
     """
+    install_redaction()
     try:
         app()
     except HeronError as exc:
         if os.environ.get("HERON_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {scrub(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -69,7 +73,7 @@ def main() -> None:
     except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
         if os.environ.get("HERON_DEBUG"):
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {scrub(str(exc))} "
                   "(a bug in heron; rerun with HERON_DEBUG=1 and report the traceback)",
                   highlight=False, soft_wrap=True)
         sys.exit(EXIT_INTERNAL)
