@@ -275,7 +275,7 @@ def test_crypto_refused_login_fails_the_connection_with_alpacas_reason() -> None
     profile = AlpacaCryptoProfile(stream_keys=("other-key", "other-secret"))
     run = crypto([Stream.TRADES], reconnected_twice, profile=profile, subscribes=0)
     reasons = {h.reason for h in run.of(FeedHealth) if h.state is FeedState.RECONNECTING}
-    assert reasons == {"alpaca error 402: auth failed"}
+    assert reasons == {"alpaca code: 402 message: auth failed"}
     assert not run.of(Trade)
     assert run.session.parse_errors >= 2  # each error frame is counted, and also handed on
     assert run.server.connections >= 2
@@ -291,7 +291,7 @@ def test_crypto_venue_error_mid_stream_is_counted_and_the_connection_renewed() -
 
     run = crypto([Stream.TRADES], has(Trade, 2 * len(raw)), during=error_after_first_trade)
     assert run.session.parse_errors == 1 and run.server.connections == 2
-    assert "alpaca error 405: symbol limit exceeded" in {h.reason for h in
+    assert "alpaca code: 405 message: symbol limit exceeded" in {h.reason for h in
                                                          run.of(FeedHealth)}
 
 

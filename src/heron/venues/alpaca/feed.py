@@ -25,11 +25,10 @@ and :func:`~heron.venues.alpaca.trading.trading_url`.
 
 **Alpaca's error frames.** ``[{"T": "error", "code": 402, "msg": "auth failed"}]`` is a
 :class:`~heron.venues.wire.BadKind` ``VENUE_ERROR`` to the parser: the session counts it
-and hands the frame on to ccxt, whose ``handle_error_message`` raises. ccxt's Python
-client rejects nothing on that raise (its JavaScript client rejects every pending
-future), so its ``authenticate`` would wait forever; :func:`_errors_end_the_connection`
-makes the error fail the connection instead, and the session reconnects after its backoff
-with Alpaca's message as the reason.
+and hands the frame on to ccxt, whose ``handle_error_message`` raises an
+``ExchangeError``; heron's tap then fails the connection (:mod:`heron.data.feeds.tap`), so
+a refused login does not leave ``authenticate`` waiting, and the session reconnects after
+its backoff with Alpaca's code and text as the reason.
 """
 
 from __future__ import annotations
@@ -48,9 +47,6 @@ __all__ = ["CRYPTO_STREAM", "AlpacaCryptoAdapter"]
 
 CRYPTO_STREAM = "wss://stream.data.alpaca.markets/v1beta3/crypto/us"
 _SPOT = "Alpaca crypto is spot only: it has no {what}"
-# Alpaca's codes for a refused login (401 not authenticated, 402 auth failed, 404 auth
-# timeout): ccxt's AuthenticationError; every other code is an ExchangeError
-_LOGIN_CODES = frozenset({401, 402, 404})
 
 
 class _CcxtOptions(Mapping[str, Any]):
@@ -97,30 +93,3 @@ class AlpacaCryptoAdapter(VenueAdapter):
     def parser(self, instruments: Mapping[str, Instrument]) -> FeedParser:
         """Keyed by ccxt's market id, which is Alpaca's own symbol (``BTC/USD``)."""
         return AlpacaParser(instruments)
-
-    async def subscribe(self, exchange: Any, stream: Stream, market: Mapping[str, Any]) -> None:
-        _errors_end_the_connection(exchange)
-        await super().subscribe(exchange, stream, market)
-
-
-def _errors_end_the_connection(exchange: Any) -> None:
-    """Make an Alpaca error frame fail its connection and every future waiting on it.
-
-    ccxt's own ``handle_error_message`` raises inside the frame's callback, where nothing
-    rejects the pending futures: a refused login would leave ``authenticate`` waiting
-    forever. Failing the client (``on_error``) rejects them with Alpaca's code and text,
-    and closes the socket, so the next try starts on a fresh connection (a new login,
-    new subscriptions, a new whole book). Set once per exchange.
-    """
-    if getattr(exchange, "heron_fails_on_error", False):
-        return
-    import ccxt
-
-    def handle_error_message(client: Any, message: Mapping[str, Any]) -> bool:
-        code, text = message.get("code"), message.get("msg")
-        kind = ccxt.AuthenticationError if code in _LOGIN_CODES else ccxt.ExchangeError
-        client.on_error(kind(f"alpaca error {code}: {text}"))
-        return True
-
-    exchange.handle_error_message = handle_error_message
-    exchange.heron_fails_on_error = True
