@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
+from typing import TypeAlias
 
 import msgspec
 
@@ -166,3 +167,8 @@ class OpenInterest(msgspec.Struct, frozen=True, gc=False):
     ts_event: int
     ts_recv: int
     size: int
+
+
+MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice | FundingRate
+                          | Liquidation)
+"""What a venue parser makes of market data (and what a live feed passes on)."""

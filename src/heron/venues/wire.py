@@ -20,8 +20,8 @@ import msgspec
 
 from heron.model.instrument import Instrument, OffGrid
 
-__all__ = ["BadKind", "BadMessage", "Grid", "bad_message", "decimal_places", "digits",
-           "text_of", "text_units", "text_units_rounded", "undecodable"]
+__all__ = ["BadKind", "BadMessage", "Grid", "UnknownSymbol", "bad_message", "decimal_places",
+           "digits", "text_of", "text_units", "text_units_rounded", "undecodable"]
 
 _POW10: tuple[int, ...] = tuple(10**n for n in range(40))
 _CACHE_LIMIT = 1 << 16  # distinct texts kept per grid before the cache starts afresh
@@ -38,6 +38,11 @@ class BadKind(enum.StrEnum):
     VENUE_ERROR = "venue_error"    # the venue's own error reply (a refused subscribe or
     #                                login): a live feed also hands it to the client library,
     #                                which may be waiting on it
+
+
+class UnknownSymbol(LookupError):
+    """A message names a symbol the parser holds no instrument for (a parser reports it
+    as a :class:`BadMessage` of kind ``UNKNOWN_SYMBOL``)."""
 
 
 class BadMessage(msgspec.Struct, frozen=True):

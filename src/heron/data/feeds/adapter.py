@@ -23,22 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from heron.data.feeds.streams import Stream
 from heron.errors import InputError
 from heron.model.book import SequenceRule
-from heron.model.data import (
-    BookDelta,
-    BookSnapshot,
-    FundingRate,
-    Liquidation,
-    MarkPrice,
-    Quote,
-    Trade,
-)
 from heron.model.instrument import Instrument
 from heron.venues.wire import BadKind, BadMessage
 
 if TYPE_CHECKING:
     from heron.data.feeds.session import FeedOptions, LiveSession
 
-MarketEvent = Trade | Quote | BookDelta | BookSnapshot | FundingRate | MarkPrice | Liquidation
 
 #: ccxt.pro watch methods that take a list of symbols rather than one
 _SYMBOL_LISTS = frozenset({"watch_bids_asks"})

@@ -72,6 +72,7 @@ from heron.model.data import (
     BookSnapshot,
     FundingRate,
     Liquidation,
+    MarketEvent,
     MarkPrice,
     Quote,
     Trade,
@@ -90,7 +91,6 @@ from heron.venues.binance.parse import (
     BinanceMessage,
     BinanceParser,
     ForceOrderMsg,
-    MarketEvent,
     decode,
 )
 

@@ -66,9 +66,7 @@ from heron.model.data import (
     BookDelta,
     BookSide,
     BookSnapshot,
-    FundingRate,
-    Liquidation,
-    MarkPrice,
+    MarketEvent,
     Quote,
     Trade,
 )
@@ -76,13 +74,11 @@ from heron.model.instrument import Instrument, OffGrid
 from heron.venues.alpaca.text import any_time_ns, float_text, number_text, rfc3339_ns
 from heron.venues.wire import BadKind, BadMessage, Grid, bad_message, undecodable
 
-__all__ = ["BOOK_SEQUENCE", "AlpacaParser", "BookMsg", "MarketEvent", "QuoteMsg", "TradeMsg"]
+__all__ = ["BOOK_SEQUENCE", "AlpacaParser", "BookMsg", "QuoteMsg", "TradeMsg"]
 
 BOOK_SEQUENCE: Final = ContiguousSequence()
 """Book records are numbered by the parser per symbol; a hole is a record it could not use."""
 
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 _BID, _ASK = BookSide.BID, BookSide.ASK
 _AGGRESSOR = {"B": "buy", "S": "sell", None: ""}

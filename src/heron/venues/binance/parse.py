@@ -52,6 +52,7 @@ from heron.model.data import (
     BookSnapshot,
     FundingRate,
     Liquidation,
+    MarketEvent,
     MarkPrice,
     Quote,
     Trade,
@@ -62,6 +63,7 @@ from heron.venues.wire import (
     BadKind,
     BadMessage,
     Grid,
+    UnknownSymbol,
     bad_message,
     decimal_places,
     digits,
@@ -73,7 +75,7 @@ from heron.venues.wire import (
 __all__ = [
     "AggTradeMsg", "BadKind", "BadMessage", "BinanceMessage", "BinanceParser",
     "BookTickerMsg", "DepthSnapshotMsg", "DepthUpdateMsg", "ForceOrderMsg",
-    "MarkPriceMsg", "MarketEvent", "TradeMsg", "decimal_places", "decode", "text_units",
+    "MarkPriceMsg", "TradeMsg", "decimal_places", "decode", "text_units",
     "text_units_rounded",
 ]
 
@@ -212,8 +214,6 @@ class _Probe(msgspec.Struct, frozen=True, gc=False, rename={"last_update_id": "l
 
 
 # -- heron events -------------------------------------------------------------------------
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -288,9 +288,6 @@ def decode(raw: bytes | str, ts_recv: int = 0) -> BinanceMessage | BadMessage | 
     return message
 
 
-class _UnknownSymbol(LookupError):
-    pass
-
 
 _SIDES = {"BUY": OrderSide.BUY, "SELL": OrderSide.SELL}
 _Convert: TypeAlias = Callable[[Any, int, "str | None"], list[MarketEvent]]
@@ -344,7 +341,7 @@ class BinanceParser:
         """Events of a decoded ``message``; ``raw`` is kept if they cannot be made."""
         try:
             return self._convert[type(message)](message, ts_recv, symbol)
-        except _UnknownSymbol as exc:
+        except UnknownSymbol as exc:
             kind, detail = BadKind.UNKNOWN_SYMBOL, str(exc)
         except OffGrid as exc:
             kind, detail = BadKind.OFF_GRID, str(exc)
@@ -358,7 +355,7 @@ class BinanceParser:
         if grid is None:
             if symbol is None and len(self._grids) == 1:
                 return next(iter(self._grids.values()))
-            raise _UnknownSymbol(f"no instrument for symbol {symbol!r}")
+            raise UnknownSymbol(f"no instrument for symbol {symbol!r}")
         return grid
 
     # -- one converter per message type --------------------------------------------------

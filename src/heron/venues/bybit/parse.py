@@ -80,17 +80,26 @@ from heron.model.data import (
     BookSnapshot,
     FundingRate,
     Liquidation,
+    MarketEvent,
     MarkPrice,
     Quote,
     Trade,
 )
 from heron.model.instrument import Instrument, OffGrid
 from heron.model.orders import OrderSide
-from heron.venues.wire import BadKind, BadMessage, Grid, bad_message, digits, undecodable
+from heron.venues.wire import (
+    BadKind,
+    BadMessage,
+    Grid,
+    UnknownSymbol,
+    bad_message,
+    digits,
+    undecodable,
+)
 
 __all__ = [
     "BOOK_SEQUENCE", "AllLiquidationItem", "BadKind", "BadMessage", "BookData",
-    "BybitParser", "LiquidationData", "MarketEvent", "TickerData", "TradeItem",
+    "BybitParser", "LiquidationData", "TickerData", "TradeItem",
 ]
 
 BOOK_SEQUENCE: SequenceRule = ContiguousSequence()
@@ -99,8 +108,6 @@ BOOK_SEQUENCE: SequenceRule = ContiguousSequence()
 _NS_PER_MS = 1_000_000
 _BID, _ASK = BookSide.BID, BookSide.ASK
 
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 
 # -- wire types ---------------------------------------------------------------------------
@@ -197,9 +204,6 @@ _AGGRESSOR = {"Buy": "buy", "Sell": "sell"}
 _FORCED_ORDER_SIDE = {"Buy": OrderSide.SELL, "Sell": OrderSide.BUY}
 
 
-class _UnknownSymbol(LookupError):
-    pass
-
 
 class _Unsupported(ValueError):
     pass
@@ -251,7 +255,7 @@ class BybitParser:
             return handler(env, rest, ts_recv)
         except msgspec.DecodeError as exc:  # data of the wrong shape for its topic
             return self._bad(raw, ts_recv, BadKind.MALFORMED, f"{env.topic}: {exc}")
-        except _UnknownSymbol as exc:
+        except UnknownSymbol as exc:
             return self._bad(raw, ts_recv, BadKind.UNKNOWN_SYMBOL, str(exc))
         except OffGrid as exc:
             return self._bad(raw, ts_recv, BadKind.OFF_GRID, str(exc))
@@ -287,7 +291,7 @@ class BybitParser:
     def _grid(self, symbol: str) -> Grid:
         grid = self._grids.get(symbol)
         if grid is None:
-            raise _UnknownSymbol(f"no instrument for symbol {symbol!r}")
+            raise UnknownSymbol(f"no instrument for symbol {symbol!r}")
         return grid
 
     # -- one handler per channel ------------------------------------------------------------

@@ -70,10 +70,9 @@ import msgspec
 
 from heron.model.book import SequenceRule
 from heron.model.data import (
-    BookDelta,
     BookSnapshot,
     FundingRate,
-    Liquidation,
+    MarketEvent,
     MarkPrice,
     Quote,
     Trade,
@@ -83,6 +82,7 @@ from heron.venues.wire import (
     BadKind,
     BadMessage,
     Grid,
+    UnknownSymbol,
     bad_message,
     digits,
     text_of,
@@ -91,7 +91,7 @@ from heron.venues.wire import (
 
 __all__ = [
     "BOOK_SEQUENCE", "ActiveAssetCtx", "AssetCtxMsg", "BadKind", "BadMessage", "BboMsg",
-    "BookMsg", "HyperliquidMessage", "HyperliquidParser", "MarketEvent", "PerpAssetCtx",
+    "BookMsg", "HyperliquidMessage", "HyperliquidParser", "PerpAssetCtx",
     "TradesMsg", "WsBbo", "WsBook", "WsLevel", "WsTrade", "decode", "next_funding_ns",
 ]
 
@@ -204,8 +204,6 @@ class _Probe(msgspec.Struct, frozen=True, gc=False):
     channel: str | None = None
 
 
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 _DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_Wire)
 _PROBE = msgspec.json.Decoder(_Probe)
@@ -246,9 +244,6 @@ def next_funding_ns(ts_recv: int) -> int:
     """The first whole hour after ``ts_recv`` (ns): when Hyperliquid next pays funding."""
     return (ts_recv // _NS_PER_HOUR + 1) * _NS_PER_HOUR
 
-
-class _UnknownSymbol(LookupError):
-    pass
 
 
 _Convert: TypeAlias = Callable[[Any, int], list[MarketEvent]]
@@ -291,7 +286,7 @@ class HyperliquidParser:
         """Events of a decoded ``message``; ``raw`` is kept if they cannot be made."""
         try:
             return self._convert[type(message)](message, ts_recv)
-        except _UnknownSymbol as exc:
+        except UnknownSymbol as exc:
             kind, detail = BadKind.UNKNOWN_SYMBOL, str(exc)
         except OffGrid as exc:
             kind, detail = BadKind.OFF_GRID, str(exc)
@@ -303,7 +298,7 @@ class HyperliquidParser:
     def _grid(self, coin: str) -> Grid:
         grid = self._grids.get(coin)
         if grid is None:
-            raise _UnknownSymbol(f"no instrument for coin {coin!r}")
+            raise UnknownSymbol(f"no instrument for coin {coin!r}")
         return grid
 
     # -- one converter per channel -------------------------------------------------------

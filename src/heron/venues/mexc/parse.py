@@ -83,17 +83,24 @@ from heron.model.data import (
     BookSide,
     BookSnapshot,
     FundingRate,
-    Liquidation,
+    MarketEvent,
     MarkPrice,
-    Quote,
     Trade,
 )
 from heron.model.instrument import Instrument, OffGrid
-from heron.venues.wire import BadKind, BadMessage, Grid, bad_message, digits, undecodable
+from heron.venues.wire import (
+    BadKind,
+    BadMessage,
+    Grid,
+    UnknownSymbol,
+    bad_message,
+    digits,
+    undecodable,
+)
 
 __all__ = [
     "BOOK_SEQUENCE", "BadKind", "BadMessage", "Deal", "DealPush", "DepthData",
-    "DepthFullPush", "DepthPush", "FairPricePush", "FundingRatePush", "MarketEvent",
+    "DepthFullPush", "DepthPush", "FairPricePush", "FundingRatePush",
     "MexcParser", "RestDepth", "TickerPush",
 ]
 
@@ -108,8 +115,6 @@ _MAX_EXPONENT = 30      # |exponent| beyond this is not a price, size or rate
 _SPOT = ("MEXC spot (old JSON protocol): spot's WebSocket now sends protobuf, which heron "
          "does not parse; only MEXC futures (contract) messages are supported")
 
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 # A JSON number decoded with float_hook=str: its exact text, or an int when it is whole.
 Number: TypeAlias = Any
@@ -339,9 +344,6 @@ def _not_a_push(raw: bytes | str, ts_recv: int, exc: msgspec.DecodeError) -> Bad
     return bad_message(raw, ts_recv, BadKind.UNSUPPORTED, f"heron does not parse {channel}")
 
 
-class _UnknownSymbol(LookupError):
-    pass
-
 
 _Convert: TypeAlias = Callable[[Any, int], list[MarketEvent]]
 
@@ -413,7 +415,7 @@ class MexcParser:
                 raw: bytes | str) -> list[MarketEvent] | BadMessage:
         try:
             return convert(message, ts_recv)
-        except _UnknownSymbol as exc:
+        except UnknownSymbol as exc:
             kind, detail = BadKind.UNKNOWN_SYMBOL, str(exc)
         except OffGrid as exc:
             kind, detail = BadKind.OFF_GRID, str(exc)
@@ -425,7 +427,7 @@ class MexcParser:
     def _of(self, symbol: str) -> _Units:
         units = self._units.get(symbol)
         if units is None:
-            raise _UnknownSymbol(f"no instrument for symbol {symbol!r}")
+            raise UnknownSymbol(f"no instrument for symbol {symbol!r}")
         return units
 
     # -- one converter per push ----------------------------------------------------------------

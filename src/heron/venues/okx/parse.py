@@ -64,6 +64,7 @@ from heron.model.data import (
     BookSnapshot,
     FundingRate,
     Liquidation,
+    MarketEvent,
     MarkPrice,
     Quote,
     Trade,
@@ -74,6 +75,7 @@ from heron.venues.wire import (
     BadKind,
     BadMessage,
     Grid,
+    UnknownSymbol,
     bad_message,
     digits,
     text_of,
@@ -82,7 +84,7 @@ from heron.venues.wire import (
 
 __all__ = [
     "BOOK_SEQUENCE", "BadKind", "BadMessage", "BboRow", "BookRow", "FundingRow",
-    "LiquidationRow", "MarkRow", "MarketEvent", "OkxParser", "OkxSequence", "Push", "TickerRow",
+    "LiquidationRow", "MarkRow", "OkxParser", "OkxSequence", "Push", "TickerRow",
     "TradeRow",
 ]
 
@@ -91,8 +93,6 @@ RowT = TypeVar("RowT")
 _BID, _ASK = BookSide.BID, BookSide.ASK
 _APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP
 
-MarketEvent: TypeAlias = (Trade | Quote | BookDelta | BookSnapshot | MarkPrice
-                          | FundingRate | Liquidation)
 
 
 # -- book continuity -------------------------------------------------------------------------
@@ -248,9 +248,6 @@ def _sniffed_channel(raw: bytes | str) -> str:
     return raw[start:raw.find(b'"', start)].decode("utf-8", "replace")
 
 
-class _UnknownSymbol(LookupError):
-    pass
-
 
 _AGGRESSOR = {"buy": "buy", "sell": "sell"}
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
@@ -351,7 +348,7 @@ class OkxParser:
                 raw: bytes | str, ts_recv: int) -> list[MarketEvent] | BadMessage:
         try:
             return convert(arg, action, rows, ts_recv)
-        except _UnknownSymbol as exc:
+        except UnknownSymbol as exc:
             kind, detail = BadKind.UNKNOWN_SYMBOL, str(exc)
         except OffGrid as exc:
             kind, detail = BadKind.OFF_GRID, str(exc)
@@ -378,7 +375,7 @@ class OkxParser:
     def _grid(self, inst_id: str) -> Grid:
         grid = self._grids.get(inst_id)
         if grid is None:
-            raise _UnknownSymbol(f"no instrument for instId {inst_id!r}")
+            raise UnknownSymbol(f"no instrument for instId {inst_id!r}")
         return grid
 
     # -- one converter per channel ---------------------------------------------------------
