@@ -53,7 +53,6 @@ are retried as :class:`~heron.data.download_venues.RetryPolicy` says.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +74,7 @@ from heron.data.download_venues import (
     resolve_market,
     retrying,
 )
+from heron.data.event_frames import trade_sequence
 from heron.data.schemas import FUNDING_RATE_DTYPE, DataKind, to_grid
 from heron.errors import DataError, InvalidConfiguration
 from heron.model.instrument import Instrument
@@ -370,13 +370,7 @@ def trades_frame(instrument: Instrument, trades: Sequence[dict[str, Any]]) -> pl
         "aggressor": pl.Series([side.get(str(t.get("side")), 0) for t in trades],
                                dtype=pl.Int8),
         "trade_id": pl.Series(ids, dtype=pl.String),
-        "sequence": pl.Series([_sequence(trade_id) for trade_id in ids], dtype=pl.Int64)})
-
-
-def _sequence(trade_id: str) -> int:
-    if trade_id.isdigit() and int(trade_id) < 2**63:
-        return int(trade_id)
-    return int.from_bytes(hashlib.sha256(trade_id.encode()).digest()[:8], "big") >> 1
+        "sequence": pl.Series([trade_sequence(trade_id) for trade_id in ids], dtype=pl.Int64)})
 
 
 def funding_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
