@@ -1,18 +1,22 @@
 # heron: every target sets up what it needs. `make demo` and `make test` work on a fresh machine.
 # Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE, and without
 # it every `heron` process would recompile ccxt (seconds of CPU per start).
+# uv is installed *inside* the venv: a system Python may refuse pip installs (PEP 668,
+# Debian's python3) and may not have uv at all.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-UV := $(PY) -m uv
+UV := $(BIN)/python -m uv
 OUT := out
 
 .PHONY: venv demo test check lint types bench bench-peers clean
 
 $(STAMP): pyproject.toml
-	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check uv
-	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PY) $(VENV)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(UV) --version >/dev/null 2>&1 || { $(BIN)/python -m pip --version >/dev/null 2>&1 \
+		|| $(BIN)/python -m ensurepip >/dev/null; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check uv; }
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	@touch $(STAMP)
 
