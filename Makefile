@@ -7,7 +7,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-UV := $(BIN)/python -m uv
+# uv trusts the platform's certificate store, as pip does (a TLS-inspecting proxy's CA
+# lives there); the two names are newer and older uv's.
+UV := UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 $(BIN)/python -m uv
 OUT := out
 
 .PHONY: venv demo test check lint types bench bench-peers clean
