@@ -5,8 +5,10 @@ the problem *and* the fix, because that line is all a CLI user sees::
 
     HeronError                      base of everything heron raises on purpose
     ├── RetryableError              a venue or the network failed for now -> retry later (exit 1)
-    │   └── VenueUnavailable        still failing after heron's own bounded retries
+    │   ├── VenueUnavailable        still failing after heron's own bounded retries
+    │   └── ResponseLost            a request's reply never came: its outcome is unknown
     ├── InputError                  the user gave us something we cannot use -> fix input (exit 2)
+    │   ├── VenueRejected           the venue refused a request (bad key, balance, size ...)
     │   ├── DataError               a data file is missing, malformed, unsorted, has NaNs ...
     │   ├── InvalidConfiguration    unknown / impossible parameters, bad TOML, bad flag values
     │   └── JournalError            a journal is corrupt, truncated, foreign or too new
@@ -42,10 +44,27 @@ class VenueUnavailable(RetryableError):
     so far is kept (a download's rows are in the catalog), so rerunning continues."""
 
 
+class ResponseLost(RetryableError):
+    """A request reached (or may have reached) the venue but its reply was lost: a
+    timeout or a cut connection. For an order placement the order may exist, so the
+    caller must look it up by client order id before any retry."""
+
+
 class InputError(HeronError):
     """Bad input from the user: the message says what is wrong and how to fix it."""
 
     exit_code = EXIT_INPUT
+
+
+class VenueRejected(InputError):
+    """The venue refused a request. ``code`` is the venue's own error code (``""`` when
+    it gives none), ``kind`` heron's class of it (:class:`heron.venues.errors.Refusal`)."""
+
+    def __init__(self, message: str, *, venue: str, code: str = "", kind: str = "") -> None:
+        super().__init__(message)
+        self.venue = venue
+        self.code = code
+        self.kind = kind
 
 
 class DataError(InputError):

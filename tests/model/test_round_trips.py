@@ -71,6 +71,17 @@ def test_round_trip_flip_splits_fee_by_size_and_opens_new_trip() -> None:
     assert (second.entry_cost, second.fees, second.fills) == (1800, 6, 1)
 
 
+def test_round_trip_flip_credits_its_order_to_both_trips_by_size() -> None:
+    book = RoundTripBook()
+    book.on_fill(IID, 0, 4, 100, fee=0, realised=0, ts=1, order="a")
+    book.on_fill(IID, 4, 6, 101, fee=0, realised=0, ts=2, order="b")
+    book.on_fill(IID, 10, -3, 102, fee=0, realised=0, ts=3, order="c")
+    book.on_fill(IID, 7, -12, 103, fee=0, realised=0, ts=4, order="d")
+    first, second = book.closed[0], book.open[IID]
+    assert (first.entry_orders, first.exit_orders) == ({"a": 4, "b": 6}, {"c": 3, "d": 7})
+    assert (second.entry_orders, second.exit_orders) == ({"d": 5}, {})
+
+
 def test_round_trip_flip_fee_split_rounds_half_even_and_conserves_fee() -> None:
     for fee, close_fee in ((5, 2), (7, 4), (1, 0), (3, 2)):
         book = RoundTripBook()
@@ -145,7 +156,7 @@ def test_round_trips_sum_to_position_totals(
     for ts, (signed, ticks, fee, fund) in enumerate(fills, start=1):
         before = pos.qty
         realised = pos.apply_fill(signed, ticks, ts)
-        book.on_fill(INST.id, before, signed, ticks, fee, realised, ts)
+        book.on_fill(INST.id, before, signed, ticks, fee, realised, ts, order=f"o{ts % 3}")
         if pos.qty:
             book.on_funding(INST.id, fund)
             funding_while_open += fund
@@ -154,6 +165,9 @@ def test_round_trips_sum_to_position_totals(
     assert sum(t.fees for t in trips) == sum(fee for _, _, fee, _ in fills)
     assert sum(t.funding for t in trips) == funding_while_open
     assert (INST.id in book.open) == (pos.qty != 0)
+    for trip in trips:  # every lot of a trip is credited to the order that made it
+        assert sum(trip.entry_orders.values()) == trip.entry_qty
+        assert sum(trip.exit_orders.values()) == trip.exit_qty
     for trip in book.closed:
         assert trip.closed
         assert trip.entry_qty == trip.exit_qty

@@ -15,13 +15,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from heron.cli.account import balances_command, positions_command
 from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
 from heron.cli.emulator import emulator_command
 from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
+from heron.cli.order import order_app
 from heron.cli.paper import paper_command
 from heron.cli.record import record_command
+from heron.cli.trades import trades_command
 from heron.errors import EXIT_INTERNAL, HeronError
 from heron.venues.credentials import install_redaction, scrub
 
@@ -40,8 +43,12 @@ app.command("feed")(feed_command)
 app.command("record")(record_command)
 app.command("paper")(paper_command)
 app.command("emulator")(emulator_command)
+app.command("trades")(trades_command)
 app.add_typer(journal_app, name="journal")
 app.add_typer(data_app, name="data")
+app.add_typer(order_app, name="order")
+app.command("positions")(positions_command)
+app.command("balances")(balances_command)
 
 
 @app.command("version")

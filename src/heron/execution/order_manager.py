@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from heron.model.events import (
+    AccountState,
     FundingApplied,
     OrderAccepted,
     OrderCanceled,
@@ -65,6 +66,10 @@ class OrderManager:
         self.trips = RoundTripBook()
         self.adopted: list[str] = []
         self.rejections: list[tuple[str, str]] = []
+        # (instrument_id, trade_id) of every fill applied: a venue's trade ids may be
+        # unique per symbol only (Binance's are), so the instrument is part of the key.
+        # Live execution drops duplicates with it; reconciliation finds missed fills.
+        self.trade_ids: set[tuple[str, str]] = set()
         # One lookup per record instead of a chain of isinstance checks (hot path).
         # Records not listed (cancel/amend commands, PositionLiquidated) change nothing
         # here: a liquidation's fill follows it and is adopted like any unknown fill.
@@ -75,7 +80,8 @@ class OrderManager:
             FundingApplied: self._on_funding, OrderAccepted: self._on_accepted,
             OrderUpdated: self._on_updated, OrderRejected: self._on_refused,
             OrderDenied: self._on_refused, OrderCancelRejected: self._on_request_refused,
-            OrderUpdateRejected: self._on_request_refused})
+            OrderUpdateRejected: self._on_request_refused,
+            AccountState: self._on_account_state})
 
     def apply(self, record: Record) -> Order | None:
         """Apply one journal record; return the order it concerns (if any)."""
@@ -85,6 +91,9 @@ class OrderManager:
     def _on_funding(self, record: FundingApplied) -> None:
         self.portfolio.apply_funding(record)
         self.trips.on_funding(record.instrument_id, record.amount)
+
+    def _on_account_state(self, record: AccountState) -> None:
+        self.portfolio.apply_account_state(record)
 
     def _on_submit(self, cmd: SubmitOrder) -> Order:
         order = Order(
@@ -138,6 +147,7 @@ class OrderManager:
         order = self.orders.get(fill.client_order_id)
         if order is None:
             order = self._adopt(fill)
+        self.trade_ids.add((fill.instrument_id, fill.trade_id))
         order.quantity = fill.order_qty
         order.record_fill(fill.last_qty, fill.last_px)
         kind = OrderEventKind.FILLED if order.filled >= order.quantity \
@@ -152,7 +162,7 @@ class OrderManager:
         realised = self.portfolio.apply_fill(fill)
         signed = fill.last_qty if fill.side == "buy" else -fill.last_qty
         self.trips.on_fill(fill.instrument_id, before, signed, fill.last_px, fill.fee,
-                           realised, fill.ts_event)
+                           realised, fill.ts_event, fill.client_order_id)
         return order
 
     def _adopt(self, fill: OrderFilled) -> Order:

@@ -39,6 +39,9 @@ class SubmitOrder(Record, frozen=True, tag=True):
     reduce_only: bool = False
     equity_fraction: str | None = None  # decimal string, e.g. "0.9999"
     tag: str = ""
+    # ticks the strategy saw when it decided (last bar close, trade or mid), for slippage;
+    # last so that journals written before it decode (array_like: a missing tail = default)
+    decision_price: int | None = None
 
 
 class CancelOrder(Record, frozen=True, tag=True):
@@ -153,6 +156,21 @@ class PositionLiquidated(Record, frozen=True, tag=True):
     maintenance: int # money raw required
 
 
+class AccountState(Record, frozen=True, tag=True):
+    """The venue's wallet balance, adopted by reconciliation (the venue is the truth).
+
+    ``total`` and ``free`` are money raw at the run's money precision; the portfolio
+    sets its balance to ``total`` and keeps the jump (what heron's own events did not
+    explain: fees in another currency, transfers, unjournaled funding) observable.
+    """
+
+    venue: str
+    currency: str
+    total: int       # money raw: wallet balance without unrealised PnL
+    free: int        # money raw: available for new orders
+    reason: str = ""
+
+
 ORDER_EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderSubmitted, OrderDenied, OrderAccepted, OrderRejected, OrderTriggered,
     OrderCancelRequested, OrderCanceled, OrderCancelRejected, OrderUpdateRequested,
@@ -162,5 +180,5 @@ JournalRecord = (
     SubmitOrder | CancelOrder | AmendOrder | CancelAllOrders | OrderSubmitted | OrderDenied
     | OrderAccepted | OrderRejected | OrderTriggered | OrderCancelRequested | OrderCanceled
     | OrderCancelRejected | OrderUpdateRequested | OrderUpdated | OrderUpdateRejected
-    | OrderExpired | OrderFilled | FundingApplied | PositionLiquidated
+    | OrderExpired | OrderFilled | FundingApplied | PositionLiquidated | AccountState
 )

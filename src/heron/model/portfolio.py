@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 
-from heron.model.events import FundingApplied, OrderFilled
+from heron.model.events import AccountState, FundingApplied, OrderFilled
 from heron.model.fixed import EXACT, round_raw
 from heron.model.instrument import Instrument
 from heron.model.position import Position
@@ -47,6 +47,10 @@ class Portfolio:
         self.marks: dict[str, int] = {}
         self.fill_count = 0
         self.turnover = 0  # money raw of |notional| traded
+        # what venue balance reports (AccountState) moved the balance by, beyond heron's
+        # own fills and funding: kept apart so an unexplained jump stays visible
+        self.adjustments = 0
+        self.free: int | None = None  # the venue's free balance at the last AccountState
 
     # -- events ----------------------------------------------------------------------------
     def apply_fill(self, fill: OrderFilled) -> int:
@@ -72,6 +76,14 @@ class Portfolio:
         pos.funding += event.amount
         self.balance += event.amount
         self.funding += event.amount
+
+    def apply_account_state(self, event: AccountState) -> int:
+        """Take the venue's wallet balance as the truth; return the jump (money raw)."""
+        jump = event.total - self.balance
+        self.balance = event.total
+        self.adjustments += jump
+        self.free = event.free
+        return jump
 
     # -- valuations ------------------------------------------------------------------------
     def position_value(self, pos: Position, mark: int) -> int:

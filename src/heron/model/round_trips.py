@@ -5,6 +5,11 @@ it to flat and opens the next with the rest; its fee is split between the two in
 proportion to size (half-even on the last raw unit). Funding paid while a trip is open
 belongs to that trip. All money is raw ``int``; ``net`` is realised PnL minus fees
 plus funding.
+
+Each trip also keeps the lots every order contributed to its entries and to its exits
+(``entry_orders``/``exit_orders``, client order id -> lots; a flip's fill counts in both
+trips), so that slippage against each order's decision price can be worked out later
+from the journal (:mod:`heron.node.round_trip_table`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class RoundTrip:
     funding: int = 0
     fills: int = 0
     closed: bool = False
+    entry_orders: dict[str, int] = field(default_factory=dict)  # client order id -> lots
+    exit_orders: dict[str, int] = field(default_factory=dict)
 
     @property
     def net(self) -> int:
@@ -43,22 +50,25 @@ class RoundTripBook:
     closed: list[RoundTrip] = field(default_factory=list)
 
     def on_fill(self, iid: str, qty_before: int, signed_lots: int, ticks: int, fee: int,
-                realised: int, ts: int) -> None:
+                realised: int, ts: int, order: str = "") -> None:
+        """Apply one fill of ``order`` (its client id; ``""`` when not known)."""
         lots = abs(signed_lots)
         trip = self.open.get(iid)
         if trip is None or qty_before == 0:
-            self._open(iid, signed_lots, lots, ticks, fee, ts)
+            self._open(iid, signed_lots, lots, ticks, fee, ts, order)
             return
         if (qty_before > 0) == (signed_lots > 0):
             trip.entry_qty += lots
             trip.entry_cost += lots * ticks
             trip.fees += fee
             trip.fills += 1
+            trip.entry_orders[order] = trip.entry_orders.get(order, 0) + lots
             return
         closing = min(lots, abs(qty_before))
         close_fee = fee if closing == lots else round_raw(fee * closing, lots)
         trip.exit_qty += closing
         trip.exit_cost += closing * ticks
+        trip.exit_orders[order] = trip.exit_orders.get(order, 0) + closing
         trip.realised += realised
         trip.fees += close_fee
         trip.fills += 1
@@ -67,11 +77,12 @@ class RoundTripBook:
             trip.closed = True
             self.closed.append(self.open.pop(iid))
             if lots > closing:
-                self._open(iid, signed_lots, lots - closing, ticks, fee - close_fee, ts)
+                self._open(iid, signed_lots, lots - closing, ticks, fee - close_fee, ts, order)
 
-    def _open(self, iid: str, signed: int, lots: int, ticks: int, fee: int, ts: int) -> None:
+    def _open(self, iid: str, signed: int, lots: int, ticks: int, fee: int, ts: int,
+              order: str) -> None:
         self.open[iid] = RoundTrip(iid, 1 if signed > 0 else -1, ts, lots, lots * ticks,
-                                   fees=fee, fills=1)
+                                   fees=fee, fills=1, entry_orders={order: lots})
 
     def on_funding(self, iid: str, amount: int) -> None:
         trip = self.open.get(iid)

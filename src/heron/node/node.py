@@ -24,6 +24,8 @@ from heron.core.ids import IdGenerator
 from heron.core.journal import JournalWriter
 from heron.core.kernel import Kernel
 from heron.execution.order_manager import OrderManager
+from heron.execution.router import TradingState, VenueTraits
+from heron.execution.targets import TargetExecutor
 from heron.model.events import (
     AmendOrder,
     CancelAllOrders,
@@ -62,12 +64,12 @@ class SimNode:
                  money_precision: int | None = None,
                  series: list[dict[str, NDArray[np.float64]]] | None = None,
                  header: dict[str, Any] | None = None,
-                 journal_in_place: bool = False) -> None:
+                 journal_in_place: bool = False, id_tag: str = "H") -> None:
         self.instruments = instruments
         precision = money_precision or max([8, *(i.notional_precision for i in instruments)])
         self.clock = SimClock(start_ts)
         self.kernel = Kernel(self.clock)
-        self.ids = IdGenerator("H")
+        self.ids = IdGenerator(id_tag)
         self.portfolio = Portfolio(instruments, int(cash.scaleb(precision)), precision)
         self.om = OrderManager(self.portfolio)
         self.strategies = strategies
@@ -85,6 +87,12 @@ class SimNode:
             instruments=instruments, portfolio=self.portfolio, om=self.om, ids=self.ids,
             clock=self.clock, send=self.send, deny=self.deny, schedule=self.kernel.schedule,
             series=series or [])
+        self.trading_state = TradingState.NORMAL
+        self.targets = TargetExecutor(
+            instruments, self.om, self.send, self.ids.client_order_id, self.clock.now,
+            VenueTraits(supports_amend=True), lambda: self.trading_state,
+            watch=lambda: self.bus.subscribe(RECORDS, self.targets.observe))
+        self.ctx.targets = self.targets
         for iid, events in (funding or {}).items():
             for ts, rate in events:
                 self.kernel.schedule(ts, _funding_callback(self.venue, iid, rate))

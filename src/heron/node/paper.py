@@ -98,10 +98,12 @@ class PaperEngine(SimNode):
                  cash: Decimal, venue: SimVenueConfig, journal_path: Any, bar_ns: int,
                  book_streams: set[str], quote_streams: set[str],
                  book_rules: dict[str, SequenceRule | None],
-                 header: dict[str, Any], sample_ns: int = 60_000_000_000) -> None:
+                 header: dict[str, Any], sample_ns: int = 60_000_000_000,
+                 id_tag: str = "H") -> None:
         super().__init__(instruments=instruments, strategies=strategies, cash=cash,
                          venue=venue, start_ts=0, journal_path=journal_path,
-                         header={"kind": "paper", **header}, journal_in_place=True)
+                         header={"kind": "paper", **header}, journal_in_place=True,
+                         id_tag=id_tag)
         self.full_books = book_streams              # L2 streams: quotes then only inform
         self.depth = book_streams | quote_streams    # instruments filled as in a tick replay
         self.books = {inst.id: L2Book(inst, book_rules.get(inst.id)) for inst in instruments}

@@ -8,12 +8,14 @@ the run's final state, exactly; a mismatch means the journal or the engine is wr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from heron.core.journal_store import JournalReader
 from heron.execution.order_manager import OrderManager
+from heron.model.events import Record
 from heron.model.instrument import Instrument
 from heron.model.portfolio import Portfolio
 
@@ -26,8 +28,10 @@ class ReplayedRun:
     sha256: str
 
 
-def replay_journal(path: str | Path) -> ReplayedRun:
-    """Open, verify and replay the journal at ``path``."""
+def replay_journal(path: str | Path,
+                   observe: Callable[[Record], None] | None = None) -> ReplayedRun:
+    """Open, verify and replay the journal at ``path``; ``observe`` sees every record
+    before it is applied (what the state alone forgets, e.g. decision prices)."""
     reader = JournalReader(path)
     header = reader.header
     instruments = [Instrument.from_dict(d) for d in header["instruments"]]
@@ -37,6 +41,8 @@ def replay_journal(path: str | Path) -> ReplayedRun:
     om = OrderManager(portfolio)
     count = 0
     for record in reader.records():
+        if observe is not None:
+            observe(record)
         om.apply(record)
         count += 1
     return ReplayedRun(portfolio, om, count, reader.sha256)

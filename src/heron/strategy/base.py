@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from heron.execution.router import Plan, Target
 from heron.model.data import Bar, Quote, Trade
 from heron.model.events import (
     AmendOrder,
@@ -228,14 +229,31 @@ class Strategy:
         ctx = self.ctx
         now = ctx.clock.now()
         coid = ctx.ids.client_order_id(self.strategy_id)
+        # the decision price: the last price the node marked this instrument at (bar close,
+        # trade or mid), what round trips measure slippage against; None before any
         cmd = SubmitOrder(now, now, coid, self.strategy_id, inst.id, _side(side),
                           _order_type(ticks, trigger), lots, ticks, trigger, _tif(tif),
-                          post_only, reduce_only, fraction, tag)
+                          post_only, reduce_only, fraction, tag,
+                          ctx.portfolio.marks.get(inst.id))
         if denial:
             ctx.deny(cmd, denial)
         else:
             ctx.send(cmd)
         return coid
+
+    def target_orders(self, targets: Sequence[Target], *,
+                      instrument: str | Instrument | None = None) -> Plan:
+        """Say which orders should be working on the instrument; heron's router sends the
+        fewest requests that get there (nothing, an amend that keeps queue priority, a
+        cancel-replace, a new order, a cancel) and returns its plan. Build targets with
+        :class:`heron.execution.router.Target` (ticks and lots of the instrument); give
+        each a ``key`` to tie it to the same resting order from one call to the next."""
+        inst = self._instrument(instrument)
+        ctx = self.ctx
+        mark = ctx.portfolio.marks.get(inst.id)
+        plan: Plan = ctx.targets.execute(self.strategy_id, inst.id, targets,
+                                         reference_price=mark, decision_price=mark)
+        return plan
 
     def cancel(self, order: Order | str) -> None:
         target = self._order(order)

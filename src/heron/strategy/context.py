@@ -24,7 +24,7 @@ class StrategyContext:
 
     __slots__ = ("clock", "deny", "ids", "index", "indicators", "instruments", "last_index", "om",
                  "portfolio", "positions",
-                 "schedule", "send", "series", "slot", "slots")
+                 "schedule", "send", "series", "slot", "slots", "targets")
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
                  om: OrderManager, ids: IdGenerator, clock: Any,
@@ -46,6 +46,7 @@ class StrategyContext:
         # (func, args, source, values-per-slot) of each indicator, so that a live node can
         # recompute them when its series grow by a bar
         self.indicators: list[tuple[Callable[..., Any], tuple[Any, ...], str, list[Any]]] = []
+        self.targets: Any = None     # the node's TargetExecutor (orders by intent)
         self.slot = 0
         self.index = -1
         self.last_index = [-1] * len(instruments)

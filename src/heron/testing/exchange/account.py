@@ -14,6 +14,11 @@ reports as a cancel after acceptance (a post-only order that would take: ``-5022
 FOK order not filled: ``-5021``, margin: ``-2019``) are answered as those errors, and the
 order leaves no record, as on Binance. Leverage is Binance's default 20x, cross margin,
 one-way mode; fees are the VIP 0 rates (maker 0.02%, taker 0.05%).
+
+Conditional orders (stop / take-profit) rest on :attr:`FuturesAccount.algos`
+(:mod:`.algo`, Binance's Algo Service); each printed trade moves the last price they
+trigger on, and a triggered one places its order through :meth:`FuturesAccount.place`.
+``userTrades`` honours ``orderId``, ``fromId``, ``startTime``/``endTime`` and ``limit``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from heron.model.events import (
 )
 from heron.model.instrument import Instrument
 from heron.model.portfolio import Portfolio, fraction_of
+from heron.testing.exchange.algo import AlgoBook
 from heron.testing.exchange.auth import BinanceError, missing
 from heron.testing.exchange.orders import (
     STRATEGY,
@@ -90,6 +96,8 @@ class FuturesAccount:
         self._order_ids = itertools.count(4_000_000_001)
         self._trade_ids = itertools.count(700_000_001)
         self._client_ids = itertools.count(1)
+        self.last_price = self.mark()   # ticks: what CONTRACT_PRICE triggers look at
+        self.algos = AlgoBook(self)
 
     # -- market ----------------------------------------------------------------------------
     def mark(self) -> int:
@@ -99,13 +107,23 @@ class FuturesAccount:
         return (bid[0] + ask[0]) // 2
 
     def print_trade(self, price: Decimal, quantity: Decimal) -> None:
-        """A trade prints on the venue: resting orders it trades through fill."""
-        self.venue.on_trade(self.inst.id, self.inst.ticks(price), self.inst.lots(quantity))
+        """A trade prints on the venue: resting orders it trades through fill, and
+        conditional orders whose trigger it crosses go off."""
+        self.last_price = self.inst.ticks(price)
+        self.venue.on_trade(self.inst.id, self.last_price, self.inst.lots(quantity))
         self._apply(self._drain())
+        self.algos.on_price()
+
+    def trigger_reference(self, working_type: str) -> int:
+        """The price a conditional order compares with its trigger (ticks)."""
+        return self.mark() if working_type == "MARK_PRICE" else self.last_price
 
     # -- orders ----------------------------------------------------------------------------
-    def place(self, params: Mapping[str, str]) -> dict[str, Any]:
-        inst = self._instrument(params)
+    def place(self, params: Mapping[str, str], orig_type: str = "",
+              stop_price: str = "0") -> dict[str, Any]:
+        """``POST /fapi/v1/order``; ``orig_type``/``stop_price`` mark an order placed by a
+        triggered conditional order (its ``origType`` and ``stopPrice``)."""
+        inst = self.instrument(params)
         client_id = params.get("newClientOrderId") or f"emu{next(self._client_ids):08d}"
         if client_id in self.by_client and self.by_client[client_id].is_open:
             raise BinanceError(-4116, "ClientOrderId is duplicated.")
@@ -121,11 +139,18 @@ class FuturesAccount:
             raise refusal
         order = VenueOrder(next(self._order_ids), client_id, inst, side, params["type"],
                            params.get("timeInForce", "GTC"), cmd.quantity, cmd.price,
-                           cmd.reduce_only, now // 1_000_000)
+                           cmd.reduce_only, now // 1_000_000, orig_type=orig_type,
+                           stop_price=stop_price)
         self.orders[order.order_id] = order
         self.by_client[client_id] = order
         self._apply(events)
         return order.body()
+
+    def place_triggered(self, params: Mapping[str, str], orig_type: str,
+                        stop_price: str) -> VenueOrder:
+        """The order a triggered conditional order places (see :mod:`.algo`)."""
+        self.place(params, orig_type, stop_price)
+        return self.by_client[params["newClientOrderId"]]
 
     def query(self, params: Mapping[str, str]) -> dict[str, Any]:
         order = self._find(params)
@@ -168,22 +193,45 @@ class FuturesAccount:
     def open_orders(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         symbol = params.get("symbol")
         if symbol:
-            self._instrument(params)
+            self.instrument(params)
         return [o.body() for o in self.orders.values()
                 if o.is_open and (not symbol or o.inst.symbol == symbol)]
 
     def cancel_all(self, params: Mapping[str, str]) -> dict[str, Any]:
-        inst = self._instrument(params)
+        inst = self.instrument(params)
         now = time.time_ns()
         self.venue.cancel_all(CancelAllOrders(now, now, STRATEGY, inst.id))
         self._apply(self._drain())
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def user_trades(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
-        self._instrument(params)
-        limit = int(params.get("limit", "500"))
-        start = int(params.get("fromId", "0"))
-        return [t for t in self.trades if t["id"] >= start][-limit:]
+        """``GET /fapi/v1/userTrades`` with Binance's filters: ``orderId``; ``fromId`` (not
+        with a time range, ``-1128``); ``startTime``/``endTime``, at most 7 days apart
+        (``-1127``; the last 7 days when neither is sent); ``limit`` (default 500, at most
+        1000). From ``fromId`` or ``startTime`` the oldest ``limit`` trades come, else the
+        newest; always in ascending id order."""
+        self.instrument(params)
+        limit, start, end, from_id, order_id = (
+            _int_param(params, name) for name in
+            ("limit", "startTime", "endTime", "fromId", "orderId"))
+        limit = limit or 500
+        if not 0 < limit <= 1000:
+            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        if from_id is not None and (start is not None or end is not None):
+            raise BinanceError(-1128, "Combination of optional parameters invalid.")
+        if start is not None and end is not None and end - start > _WEEK_MS:
+            raise BinanceError(-1127, "More than 168 hours between startTime and endTime.")
+        if start is None and from_id is None:
+            end = end if end is not None else int(time.time() * 1000)
+            start = end - _WEEK_MS
+        elif start is not None and end is None:
+            end = start + _WEEK_MS
+        rows = [t for t in self.trades
+                if (order_id is None or t["orderId"] == order_id)
+                and (from_id is None or t["id"] >= from_id)
+                and (start is None or start <= t["time"] <= (end or 0))]
+        oldest_first = from_id is not None or "startTime" in params
+        return rows[:limit] if oldest_first else rows[-limit:]
 
     # -- account ---------------------------------------------------------------------------
     def money(self, raw: int) -> str:
@@ -246,7 +294,7 @@ class FuturesAccount:
         }
 
     # -- internals -------------------------------------------------------------------------
-    def _instrument(self, params: Mapping[str, str]) -> Instrument:
+    def instrument(self, params: Mapping[str, str]) -> Instrument:
         symbol = params.get("symbol")
         if not symbol:
             raise missing("symbol")
@@ -255,7 +303,7 @@ class FuturesAccount:
         return self.inst
 
     def _find(self, params: Mapping[str, str]) -> VenueOrder | None:
-        self._instrument(params)
+        self.instrument(params)
         if params.get("orderId"):
             try:
                 return self.orders.get(int(params["orderId"]))
@@ -309,6 +357,8 @@ class FuturesAccount:
             elif isinstance(event, OrderUpdated):
                 order.qty, order.price = event.quantity, event.price
                 self.publish(order_update(order, "AMENDMENT", now_ms))
+            if not order.is_open:
+                self.algos.on_order_done(order)
 
     def _fill(self, order: VenueOrder, fill: OrderFilled, now_ms: int) -> None:
         pnl = self.portfolio.apply_fill(fill)
@@ -329,6 +379,21 @@ class FuturesAccount:
         self.trades.append(trade)
         self.publish(order_update(order, "TRADE", now_ms, trade))
         self.publish(account_update(self, now_ms))
+
+
+_WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def _int_param(params: Mapping[str, str], name: str) -> int | None:
+    """An optional integer parameter; ``-1100`` when it is not one."""
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal "
+                           "range is '^[0-9]{1,20}$'.") from None
 
 
 def _refusal(events: list[Record]) -> BinanceError | None:

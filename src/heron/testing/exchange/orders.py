@@ -19,11 +19,14 @@ from heron.model.instrument import Instrument, OffGrid
 from heron.model.orders import OrderSide, OrderType, TimeInForce
 from heron.testing.exchange.auth import BinanceError, missing
 
-__all__ = ["VenueOrder", "order_command", "parse_lots", "parse_ticks"]
+__all__ = ["ALGO_TYPES", "VenueOrder", "order_command", "parse_lots", "parse_ticks"]
 
-#: Binance order types the emulator works, as heron's (stop types go to ``/algoOrder``
-#: in ccxt 4.5 and are not emulated yet)
+#: Binance order types the emulator works, as heron's; the conditional types live on the
+#: Algo Service (``/fapi/v1/algoOrder``, :mod:`.algo`), which places one of these on trigger
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
+#: what ``/fapi/v1/order`` refuses since Binance moved conditional orders (``-4120``)
+ALGO_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+              "TRAILING_STOP_MARKET")
 #: ``GTX`` is Binance's post-only: a GTC order that is refused if it would take
 _TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK,
          "GTX": TimeInForce.GTC}
@@ -48,6 +51,8 @@ class VenueOrder:
     executed: int = 0    # lots
     quote: int = 0       # sum of ticks * lots filled
     update_time: int = 0
+    orig_type: str = ""  # the algo order's type (STOP_MARKET...) for a triggered order
+    stop_price: str = "0"
 
     @property
     def is_open(self) -> bool:
@@ -67,10 +72,12 @@ class VenueOrder:
             "price": str(inst.price(self.price)) if self.price is not None else "0",
             "avgPrice": _plain(self.avg_price()), "origQty": str(inst.quantity(self.qty)),
             "executedQty": str(inst.quantity(self.executed)),
-            "cumQuote": _plain(inst.price(self.quote)), "timeInForce": self.tif,
+            "cumQuote": _plain(self.quote * inst.price_increment * inst.size_increment),
+            "timeInForce": self.tif,
             "type": self.kind, "reduceOnly": self.reduce_only, "closePosition": False,
-            "side": self.side, "positionSide": "BOTH", "stopPrice": "0",
-            "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": self.kind,
+            "side": self.side, "positionSide": "BOTH", "stopPrice": self.stop_price,
+            "workingType": "CONTRACT_PRICE", "priceProtect": False,
+            "origType": self.orig_type or self.kind,
             "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 0,
             "time": self.time, "updateTime": self.update_time or self.time,
         }
@@ -119,6 +126,9 @@ def order_command(params: Mapping[str, str], inst: Instrument, client_id: str, n
     if not kind:
         raise missing("type")
     order_type = _TYPES.get(kind)
+    if kind in ALGO_TYPES:
+        raise BinanceError(-4120, "Order type not supported for this endpoint. Please use the "
+                           "Algo Order API endpoints instead.")
     if order_type is None:
         raise BinanceError(-1116, "Invalid orderType.")
     side = {"BUY": OrderSide.BUY, "SELL": OrderSide.SELL}.get(params.get("side", ""))

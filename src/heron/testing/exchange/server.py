@@ -15,8 +15,20 @@ knobs (:class:`Faults`), which apply to every REST request:
   ``Retry-After`` (``retry_after_s``), executing nothing;
 * ``server_errors``: the next ``n`` requests are answered 503 ``-1001``, executing nothing.
 
-User-stream faults are on :attr:`ExchangeServer.streams` (duplicate, swap);
-:meth:`~heron.testing.venue_server.VenueServer.drop` cuts every WebSocket.
+User-stream faults are on :attr:`ExchangeServer.streams`: ``duplicate``, ``swap``, and
+``drop`` (cuts the user-data connections only; events published until the client is
+back are lost, as on Binance); :meth:`~heron.testing.venue_server.VenueServer.drop`
+cuts every WebSocket, market streams included.
+
+Every REST reply (errors and faults included) carries Binance's usage headers:
+``X-MBX-USED-WEIGHT-1M`` (the request weights of the current minute, from
+:data:`WEIGHTS`) and, on the order endpoints, ``X-MBX-ORDER-COUNT-10S`` and
+``X-MBX-ORDER-COUNT-1M`` (orders placed or amended in the current window); nothing is
+refused for exceeding them (that is the ``rate_limits`` knob's job).
+
+Conditional orders (stop / take-profit) are on the Algo Service endpoints
+(``/fapi/v1/algoOrder``, ``openAlgoOrders``, ``allAlgoOrders``, ``algoOpenOrders``;
+see :mod:`.algo`).
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import concurrent.futures
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,6 +68,21 @@ Private = Callable[[Mapping[str, str]], Any]
 _PLACING = ("POST", "/fapi/v1/order")
 #: the request's body, read by the server before a (sync) route handler runs
 BODY = web.RequestKey("body", str)
+#: Binance USD-M request weights (IP limit) of the routes served; 1 for any other. The
+#: order placements weigh 0 on the IP limit and count on the order limits instead.
+WEIGHTS: Mapping[tuple[str, str], int] = {
+    ("POST", "/fapi/v1/order"): 0, ("POST", "/fapi/v1/algoOrder"): 0,
+    ("GET", "/fapi/v1/userTrades"): 5, ("GET", "/fapi/v1/allAlgoOrders"): 5,
+    **{("GET", f"/fapi/{v}/{name}"): 5 for v in ("v2", "v3")
+       for name in ("account", "balance", "positionRisk")},
+}
+#: the routes that count on the order limits (``X-MBX-ORDER-COUNT-*``)
+ORDER_ROUTES = frozenset({("POST", "/fapi/v1/order"), ("PUT", "/fapi/v1/order"),
+                          ("POST", "/fapi/v1/algoOrder")})
+#: the order routes whose reply carries the order counts
+_ORDER_PATHS = frozenset({"/fapi/v1/order", "/fapi/v1/algoOrder"})
+#: the listings that weigh 40 when asked for every symbol
+_ALL_SYMBOLS = frozenset({"/fapi/v1/openOrders", "/fapi/v1/openAlgoOrders"})
 
 
 @dataclass(slots=True)
@@ -75,6 +103,44 @@ class Faults:
             if left > 0:
                 setattr(self, name, left - 1)
             return left > 0
+
+
+def request_weight(method: str, path: str, query: Mapping[str, str]) -> int:
+    """A request's weight as Binance counts it (depth by its ``limit``)."""
+    if path in _ALL_SYMBOLS and not query.get("symbol"):
+        return 40
+    if path == "/fapi/v1/depth":
+        limit = int(query.get("limit", "500") or 500)
+        return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
+    return WEIGHTS.get((method, path), 1)
+
+
+class Usage:
+    """What the weight and order-count headers report: fixed windows (the current
+    minute, the current ten seconds), as Binance's counters reset. ``clock`` (seconds)
+    may be pinned by a test, so that no window turns over between two requests."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, method: str, path: str, query: Mapping[str, str]) -> dict[str, str]:
+        """Count the request; the headers its reply carries."""
+        now = self.clock()
+        minute, tens = int(now // 60) * 60, int(now // 10) * 10   # window starts (s)
+        with self._lock:
+            self._counts["weight", minute] += request_weight(method, path, query)
+            headers = {"X-MBX-USED-WEIGHT-1M": str(self._counts["weight", minute])}
+            if (method, path) in ORDER_ROUTES:
+                self._counts["orders-1m", minute] += 1
+                self._counts["orders-10s", tens] += 1
+            if path in _ORDER_PATHS:
+                headers["X-MBX-ORDER-COUNT-10S"] = str(self._counts["orders-10s", tens])
+                headers["X-MBX-ORDER-COUNT-1M"] = str(self._counts["orders-1m", minute])
+            for key in [k for k in self._counts if k[1] < minute - 60]:
+                del self._counts[key]  # windows long past
+        return headers
 
 
 class ExchangeProfile(VenueProfile):
@@ -110,6 +176,12 @@ class ExchangeProfile(VenueProfile):
             ("DELETE", "/fapi/v1/allOpenOrders"): acc.cancel_all,
             ("GET", "/fapi/v1/userTrades"): acc.user_trades,
             ("GET", "/fapi/v1/leverageBracket"): lambda _: [acc.leverage_bracket()],
+            ("POST", "/fapi/v1/algoOrder"): acc.algos.place,
+            ("GET", "/fapi/v1/algoOrder"): acc.algos.query,
+            ("DELETE", "/fapi/v1/algoOrder"): acc.algos.cancel,
+            ("GET", "/fapi/v1/openAlgoOrders"): acc.algos.open_orders,
+            ("GET", "/fapi/v1/allAlgoOrders"): acc.algos.all_orders,
+            ("DELETE", "/fapi/v1/algoOpenOrders"): acc.algos.cancel_all,
         }
         for version in ("v2", "v3"):
             signed[("GET", f"/fapi/{version}/positionRisk")] = self._positions
@@ -184,6 +256,7 @@ class ExchangeServer(VenueServer):
         self.exchange = profile
         self.faults = faults or Faults()
         self.lost: list[tuple[str, str]] = []   # (method, path) whose reply was cut
+        self.usage = Usage()
 
     @property
     def account(self) -> FuturesAccount:
@@ -216,14 +289,15 @@ class ExchangeServer(VenueServer):
             faults = self.faults
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
+            usage = self.usage.count(request.method, request.path, request.query)
             if faults.take("rate_limits"):
                 return _fault(429, -1003, "Too many requests; current limit of IP(127.0.0.1) "
                               "is 2400 requests per minute. Please use the websocket for "
                               "live updates to avoid polling the API.",
-                              {"Retry-After": str(faults.retry_after_s)})
+                              {"Retry-After": str(faults.retry_after_s), **usage})
             if faults.take("server_errors"):
                 return _fault(503, -1001, "Internal error; unable to process your request. "
-                              "Please try again.")
+                              "Please try again.", usage)
             reply = handler(request)
             if reply.status == 200 and (request.method, request.path) == _PLACING \
                     and faults.take("lose_responses"):
@@ -233,8 +307,18 @@ class ExchangeServer(VenueServer):
                 raise asyncio.CancelledError  # nothing more to send on a cut connection
             body = reply.body.encode() if isinstance(reply.body, str) else reply.body
             return web.Response(body=body, status=reply.status,
-                                content_type=reply.content_type)
+                                content_type=reply.content_type, headers=usage)
         return handle
+
+    async def _wait_turn(self, ws: web.WebSocketResponse, session: WsSession,
+                         injected: int) -> int:
+        """A user session cut by :meth:`UserStreams.drop` is aborted here, on the
+        server's loop, where its socket lives (market sessions are left alone)."""
+        if session.state.pop("cut", False):
+            transport = ws._req.transport if ws._req is not None else None
+            if transport is not None:
+                transport.abort()
+        return await super()._wait_turn(ws, session, injected)
 
 
 def _fault(status: int, code: int, msg: str,

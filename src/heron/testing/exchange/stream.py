@@ -6,9 +6,14 @@ ccxt.pro 4.5 asks ``POST /fapi/v1/listenKey`` for a key and connects to
 of an order and ``ACCOUNT_UPDATE`` after every fill, in the shapes of the recorded
 fixtures (``order_update_*.json``, ``account_update.json``).
 
+Conditional orders add ``ALGO_UPDATE`` (:mod:`.algo`).
+
 Fault knobs (:class:`UserStreams`): :meth:`~UserStreams.duplicate` sends the next
 ``n`` events twice, :meth:`~UserStreams.swap` sends the next event after the one that
-follows it (out of order).
+follows it (out of order), :meth:`~UserStreams.drop` cuts the user-data connections only
+(the market streams stay up). As on Binance, an event published while no user session
+is connected is lost (kept in :attr:`UserStreams.undelivered` for tests): a client
+finds out what it missed by REST after it reconnects.
 """
 
 from __future__ import annotations
@@ -36,11 +41,11 @@ def order_update(order: VenueOrder, execution: str, now_ms: int,
     return {"e": "ORDER_TRADE_UPDATE", "T": now_ms, "E": now_ms, "o": {
         "s": inst.symbol, "c": order.client_id, "S": order.side, "o": order.kind,
         "f": order.tif, "q": body["origQty"], "p": body["price"], "ap": body["avgPrice"],
-        "sp": "0", "x": execution, "X": order.status, "i": order.order_id,
+        "sp": order.stop_price, "x": execution, "X": order.status, "i": order.order_id,
         "l": trade.get("qty", "0"), "z": body["executedQty"], "L": trade.get("price", "0"),
         "N": "USDT", "n": trade.get("commission", "0"), "T": now_ms, "t": trade.get("id", 0),
         "b": "0", "a": "0", "m": bool(trade.get("maker", False)), "R": order.reduce_only,
-        "wt": "CONTRACT_PRICE", "ot": order.kind, "ps": "BOTH", "cp": False,
+        "wt": "CONTRACT_PRICE", "ot": order.orig_type or order.kind, "ps": "BOTH", "cp": False,
         "rp": trade.get("realizedPnl", "0"), "pP": False, "si": 0, "ss": 0, "V": "NONE",
         "pm": "NONE", "gtd": 0}}
 
@@ -66,6 +71,8 @@ class UserStreams:
         self.keys: set[str] = set()
         self.sessions: list[WsSession] = []
         self.sent: list[dict[str, Any]] = []      # every event published, in order
+        self.undelivered: list[dict[str, Any]] = []  # published with no session to take it
+        self.drops = 0
         self._duplicate = 0
         self._swap = 0
         self._held: str | None = None
@@ -82,9 +89,20 @@ class UserStreams:
         key = session.query.get("listenKey") or session.path.rpartition("/ws/")[2]
         if session.path.startswith("/private/ws") or key in self.keys:
             session.state["user"] = key in self.keys
-            self.sessions = [s for s in self.sessions if not s.closed] + [session]
+            with self._lock:
+                self.sessions = [s for s in self.sessions if not s.closed] + [session]
             return True
         return False
+
+    def drop(self) -> None:
+        """Cut every user-data connection now (the server aborts each on its next turn);
+        the listen key stays valid, so a client reconnects with it."""
+        with self._lock:
+            for session in self.sessions:
+                session.state["user"] = False
+                session.state["cut"] = True
+            self.sessions = []
+            self.drops += 1
 
     def duplicate(self, n: int = 1) -> None:
         with self._lock:
@@ -107,7 +125,9 @@ class UserStreams:
             if self._held is not None:
                 out.append(self._held)
                 self._held = None
-        for session in self.sessions:
-            if not session.closed and session.state.get("user"):
+            live = [s for s in self.sessions if not s.closed and s.state.get("user")]
+            if not live:
+                self.undelivered.append(message)
+            for session in live:
                 for each in out:
                     session.send(each)

@@ -1,0 +1,123 @@
+"""``heron live``: a strategy trading a venue account, on the same node as paper trading.
+
+Exit codes: 0 stopped (``--stop-after``, ``--duration``, Ctrl-C, SIGTERM; orders stay at
+the venue); 1 the venue could not be reached; 2 bad input (unknown strategy, parameter,
+venue or symbol; missing or bad keys; a key file readable by others; a state directory
+started with other options, or in use); 3 a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from heron.node.live_run import LiveStatus
+
+err = Console(stderr=True)
+Opt = typer.Option
+
+
+def live_command(
+    strategy: Annotated[str | None, Opt(help="strategy name or module:Class")] = None,
+    venue: Annotated[str | None, Opt(help="binanceusdm, okx, bybit, hyperliquid, mexc, "
+                                     "alpaca")] = None,
+    symbol: Annotated[list[str] | None, Opt(help="symbol (repeatable)")] = None,
+    streams: Annotated[str | None, Opt(help="market data: trades, or trades,book / "
+                                       "trades,quotes")] = None,
+    param: Annotated[list[str] | None, Opt(help="strategy parameter k=v (repeatable)")] = None,
+    state: Annotated[Path, Opt(help="state directory: resume by passing it again")] = Path(
+        "live-state"),
+    bar: Annotated[str | None, Opt(help="bar length for on_bar strategies (default 1m)")
+                   ] = None,
+    testnet: Annotated[bool, Opt(help="the venue's testnet / demo account")] = False,
+    endpoint: Annotated[str | None, Opt(help="another host for the venue's REST and "
+                                        "WebSocket (the emulator, a proxy)")] = None,
+    key_file: Annotated[Path | None, Opt(help="API keys file (chmod 600); else "
+                                         "HERON_<VENUE>_API_KEY / _API_SECRET")] = None,
+    warmup: Annotated[int | None, Opt(min=0, help="closed bars of history fetched at each "
+                                      "start, so indicators are ready at once")] = None,
+    stop_after: Annotated[int | None, Opt(min=0, help="stop after N market events")] = None,
+    duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
+    poll: Annotated[float, Opt(min=0.1, help="seconds between REST catch-ups of orders "
+                               "and fills (the private streams push in between)")] = 30.0,
+    stale: Annotated[float, Opt(help="seconds without market data before reconnecting")
+                     ] = 30.0,
+    quiet: Annotated[bool, Opt(help="no status line")] = False,
+) -> None:
+    """Trade a strategy on a venue account; Ctrl-C stops (orders stay), --state resumes."""
+    from heron.cli.backtest import _parse_params
+    from heron.data.feeds.session import FeedOptions
+    from heron.errors import InputError
+    from heron.node.live_run import LiveConfig, LiveState, run_live
+    from heron.node.paper_state import resolve_config
+    from heron.venues.ccxt.client import CcxtClient
+    from heron.venues.ccxt.dialect import dialect_for
+    from heron.venues.credentials import load_credentials
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    given = {"strategy": strategy, "venue": venue, "symbols": symbol or None,
+             "streams": streams.split(",") if streams else None,
+             "params": _parse_params(param) if param else None, "bar": bar,
+             "warmup": warmup}
+    st = LiveState(state)
+    try:
+        stored = st.stored()
+        resolved = resolve_config(given, stored[0] if stored else None)
+        if isinstance(resolved, LiveConfig):
+            cfg = resolved
+            if testnet and not cfg.testnet:
+                raise InputError("this state trades the live account, not the testnet; "
+                                 "leave --testnet out, or pass another --state")
+        else:
+            cfg = LiveConfig(**{k: getattr(resolved, k) for k in resolved.__struct_fields__},
+                             testnet=testnet)
+        credentials = load_credentials(cfg.venue, key_file=key_file)
+        client = CcxtClient(dialect_for(cfg.venue), credentials, cfg.symbols,
+                            endpoint=endpoint, testnet=cfg.testnet)
+        view = None if quiet else Live(console=err, refresh_per_second=4, transient=False)
+        draw = None if view is None else (lambda s: view.update(status_line(s)))
+        if view is not None:
+            view.start()
+        try:
+            final = asyncio.run(run_live(cfg, st, client, endpoint=endpoint,
+                                         stop_after=stop_after, duration_s=duration,
+                                         options=FeedOptions(stale_after_s=stale),
+                                         on_status=draw, poll_s=poll))
+        finally:
+            if view is not None:
+                view.stop()
+        err.print(status_line(final))
+    finally:
+        st.close()
+
+
+def status_line(s: LiveStatus) -> Text:
+    """Equity, PnL, positions, open orders, trading state and feed health on one line."""
+    engine = s.engine
+    pf = engine.portfolio
+    equity = pf.money(pf.equity())
+    pnl = equity - s.cash
+    positions = " ".join(f"{pf.instruments[iid].symbol} {pf.instruments[iid].quantity(p.qty)}"
+                         for iid, p in pf.positions.items() if p.qty) or "flat"
+    states = sorted({h.state.value for h in s.health.values()}) or ["starting"]
+    line = Text()
+    line.append(f"equity {equity:.2f} ", style="bold")
+    line.append(f"pnl {pnl:+.2f} ", style="green" if pnl >= 0 else "red")
+    line.append(f"| {positions} | open orders {len(engine.om.open_orders)} "
+                f"| {engine.trading_state.value}"
+                f"{f' ({s.mismatches} differences)' if s.mismatches else ''} "
+                f"| events {s.live} | feed {','.join(states)}")
+    return line
+
+
+__all__ = ["live_command", "status_line"]

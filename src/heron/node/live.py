@@ -1,0 +1,117 @@
+"""Live trading: the paper node with a real venue account behind the venue seam.
+
+:class:`LiveEngine` is a :class:`~heron.node.paper.PaperEngine` (the same market-data
+handling, bars, indicators, strategy hooks, order manager, portfolio and journal) whose
+``venue`` is a :class:`~heron.execution.live.LiveExecution` instead of the simulated
+venue, so a strategy runs unchanged from backtest to paper to live. What live adds:
+
+* **sizing at send time**: an order sized as a fraction of equity (``equity_fraction``,
+  sized by the simulated venue at its fill) is sized here, from the portfolio's equity
+  and the last mark, because a real venue wants a quantity;
+* **the trading state** (:class:`~heron.execution.router.TradingState`): while
+  reconciliation has unresolved differences the run is ``REDUCE_ONLY`` and an order that
+  could increase ``|position|`` is denied before it reaches the venue; ``HALTED`` denies
+  every new order;
+* **restart from the journal**: a live run's inputs (the venue's answers) cannot be
+  replayed, so a restart rebuilds orders, positions and balance by re-journaling the
+  previous journal's records (:meth:`LiveEngine.restore`), then asks the venue what
+  happened meanwhile (reconciliation).
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
+from typing import Any
+
+import msgspec
+
+from heron.execution.live import LiveExecution
+from heron.execution.port import VenueClient
+from heron.execution.router import TradingState, VenueTraits
+from heron.model.book import SequenceRule
+from heron.model.events import Record, SubmitOrder
+from heron.model.instrument import Instrument
+from heron.node.paper import PaperEngine
+from heron.strategy.base import Strategy
+from heron.venues.sim.config import SimVenueConfig
+
+
+class LiveEngine(PaperEngine):
+    """Strategies on live market data, trading a venue account."""
+
+    def __init__(self, *, client: VenueClient, instruments: list[Instrument],
+                 strategies: list[Strategy], cash: Decimal, journal_path: Any, bar_ns: int,
+                 book_streams: set[str], quote_streams: set[str],
+                 book_rules: dict[str, SequenceRule | None], header: dict[str, Any],
+                 id_tag: str, lost_grace_s: float = 1.0) -> None:
+        super().__init__(instruments=instruments, strategies=strategies, cash=cash,
+                         venue=SimVenueConfig(), journal_path=journal_path, bar_ns=bar_ns,
+                         book_streams=book_streams, quote_streams=quote_streams,
+                         book_rules=book_rules, header=header, id_tag=id_tag)
+        self.journal.header["kind"] = "live"
+        self.execution = LiveExecution(client, self.om, self.emit, time.time_ns,
+                                       lost_grace_s=lost_grace_s)
+        self.venue = self.execution  # type: ignore[assignment]  # the same seam, live
+        for router in self.targets.routers.values():
+            router.traits = VenueTraits(supports_amend=client.supports_amend)
+        self.denied_by_state = 0
+        self.restricted_by_reconcile = False  # the trading state is reconciliation's doing
+
+    # -- restart -------------------------------------------------------------------------
+    def restore(self, records: list[Record]) -> None:
+        """Re-journal a previous process's records and rebuild state from them."""
+        orders = 0
+        for record in records:
+            self._record(record)
+            self.om.apply(record)
+            self.execution.learn(record)
+            if isinstance(record, SubmitOrder):
+                orders += 1
+            self.clock.ts = max(self.clock.ts, record.ts_event)
+        self.ids.restore((orders, 0, 0))
+
+    # -- commands ------------------------------------------------------------------------
+    def send(self, cmd: Record) -> None:
+        if isinstance(cmd, SubmitOrder):
+            cmd = self._sized(cmd)
+            why = self._forbidden(cmd)
+            if why is not None:
+                self.denied_by_state += 1
+                self.deny(cmd, why)
+                return
+        super().send(cmd)
+
+    def _sized(self, cmd: SubmitOrder) -> SubmitOrder:
+        """An equity-fraction order with its quantity, from equity at the last mark."""
+        if cmd.quantity or cmd.equity_fraction is None:
+            return cmd
+        pf = self.portfolio
+        inst = pf.instruments[cmd.instrument_id]
+        mark = cmd.price or pf.marks.get(cmd.instrument_id)
+        per_lot = pf.positions[cmd.instrument_id].money(mark) if mark else 0
+        free = pf.equity() - pf.margin_used(exclude=cmd.instrument_id)
+        if per_lot <= 0 or free <= 0:
+            return cmd  # stays 0 lots: the venue client refuses it with the reason
+        cost = per_lot * (Fraction(inst.margin_init) + Fraction(inst.taker_fee))
+        lots = floor(Fraction(Decimal(cmd.equity_fraction)) * free / cost)
+        return msgspec.structs.replace(cmd, quantity=max(lots, 0))
+
+    def _forbidden(self, cmd: SubmitOrder) -> str | None:
+        state = self.trading_state
+        if state is TradingState.NORMAL:
+            return None
+        if state is TradingState.HALTED:
+            return "trading is halted: no new orders"
+        position = self.portfolio.positions[cmd.instrument_id].qty
+        signed = cmd.quantity * cmd.side.sign
+        if cmd.reduce_only or (position and (position > 0) != (signed > 0)
+                               and abs(signed) <= abs(position)):
+            return None
+        return ("reduce-only until reconciliation differences are resolved "
+                "(see heron reconcile): only orders that reduce the position")
+
+
+__all__ = ["LiveEngine"]

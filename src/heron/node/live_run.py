@@ -1,0 +1,285 @@
+"""``heron live``: one resumable live run, from its state directory to a venue account.
+
+Start: take the state's lock, read or write its config, open the venue's private client
+(keys from the environment or a 0600 key file) and its market-data session; the
+instruments must not have changed since the run began. A first start records the run's
+tag (the prefix of every client order id, so two runs on one account never collide),
+its start time (fills before it are not the run's) and the wallet balance. Then:
+
+1. **restore**: the previous process's journal (committed records, sealed or not) is
+   re-journaled into a fresh one and applied, rebuilding orders, positions and balance;
+2. **catch up**: the fills since the last one journaled and the state of every order
+   heron holds open, from the venue (what happened while heron was down);
+3. **reconcile** (:mod:`heron.execution.reconcile`): the venue's open orders, positions
+   and balances against heron's; differences are saved as evidence under
+   ``STATE/reconcile/`` and keep the run ``REDUCE_ONLY`` until they are resolved (by
+   the gated remediation, or by hand and a restart);
+4. **live**: market events go to the engine, the private streams and a periodic REST
+   catch-up to the execution; the journal is flushed every 100 ms.
+
+Stop (``stop_after`` market events, ``duration_s``, SIGINT, SIGTERM): the market feed
+and the private streams close, every in-flight request gets its answer, the journal is
+sealed. Orders stay at the venue: stopping is not flattening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from heron.core.files import write_bytes_atomic
+from heron.core.journal import decode_record
+from heron.core.journal_store import committed_payloads
+from heron.data.feeds.adapter import adapter_for
+from heron.data.feeds.session import FeedOptions, LiveSession
+from heron.data.feeds.streams import Stream, parse_streams
+from heron.errors import InputError
+from heron.execution.port import VenueClient
+from heron.model.events import Record
+from heron.model.feed import FeedHealth
+from heron.model.instrument import Instrument
+from heron.node.live import LiveEngine
+from heron.node.paper_run import bar_ns, fetch_warmup
+from heron.node.paper_state import PaperConfig, PaperState
+from heron.strategy.registry import strategy_class
+
+_TAG_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class LiveConfig(PaperConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a live run is: the paper run's fields, the venue environment, and what the
+    first start fixed (tag, start time, wallet balance then)."""
+
+    testnet: bool = False
+    run_tag: str = ""
+    started_ns: int = 0
+
+
+class _Stored(msgspec.Struct, frozen=True):
+    config: LiveConfig
+    instruments: list[dict[str, Any]]
+
+
+class LiveState(PaperState):
+    """A live run's state directory: ``run.json``, ``journal.sqlite``, ``reconcile/``."""
+
+    def stored(self) -> tuple[LiveConfig, list[Instrument]] | None:
+        path = self.dir / "run.json"
+        if not path.exists():
+            return None
+        try:
+            stored = msgspec.json.decode(path.read_bytes(), type=_Stored)
+        except msgspec.DecodeError as exc:
+            raise InputError(f"{path} is not a heron live run ({exc}); pass another "
+                             "--state") from None
+        return stored.config, [Instrument.from_dict(d) for d in stored.instruments]
+
+    def save(self, config: PaperConfig, instruments: list[Instrument]) -> None:
+        assert isinstance(config, LiveConfig)
+        body = _Stored(config, [i.to_dict() for i in instruments])
+        write_bytes_atomic(self.dir / "run.json", msgspec.json.format(msgspec.json.encode(body)))
+
+    @property
+    def evidence(self) -> Path:
+        return self.dir / "reconcile"
+
+
+@dataclass(slots=True)
+class LiveStatus:
+    """What the status line shows; refreshed by the run."""
+
+    engine: LiveEngine
+    cash: Decimal
+    health: dict[tuple[str, str], FeedHealth] = field(default_factory=dict)
+    restored: int = 0
+    mismatches: int = 0
+    live: int = 0
+
+
+def new_tag() -> str:
+    """A run tag: 5 letters/digits, random once per run, then read from ``run.json``."""
+    return "h" + "".join(secrets.choice(_TAG_ALPHABET) for _ in range(5))
+
+
+def build_engine(cfg: LiveConfig, client: VenueClient, instruments: list[Instrument],
+                 journal: Path, book_rules: dict[str, Any]) -> LiveEngine:
+    streams = set(parse_streams(",".join(cfg.streams)))
+    iids = {inst.id for inst in instruments}
+    strategy = strategy_class(cfg.strategy)(**cfg.params)
+    engine = LiveEngine(
+        client=client, instruments=instruments, strategies=[strategy], cash=Decimal(cfg.cash),
+        journal_path=journal, bar_ns=bar_ns(cfg.bar),
+        book_streams=iids if Stream.BOOK in streams else set(),
+        quote_streams=iids if Stream.QUOTES in streams else set(), book_rules=book_rules,
+        header={"live": msgspec.to_builtins(cfg)}, id_tag=cfg.run_tag)
+    engine.execution.since_ns = cfg.started_ns
+    return engine
+
+
+async def first_config(cfg: LiveConfig, client: VenueClient,
+                       instruments: list[Instrument]) -> LiveConfig:
+    """Fix the run's tag, start time and starting balance (the quote currency's wallet)."""
+    currency = instruments[0].quote_currency
+    balances = {b.currency: b for b in await client.balances()}
+    wallet = balances.get(currency)
+    if wallet is None:
+        raise InputError(f"the {cfg.venue} account holds no {currency}; fund it (or pick "
+                         f"symbols quoted in what it holds: {', '.join(balances) or 'none'})")
+    return msgspec.structs.replace(cfg, run_tag=cfg.run_tag or new_tag(),
+                                   started_ns=time.time_ns(), cash=str(wallet.total))
+
+
+def previous_records(state: LiveState) -> list[Record]:
+    """What the previous process committed (sealed or not), its journal set aside as
+    ``journal.prev.sqlite`` until the new one holds it all. Call before building the
+    engine: the engine's journal takes the file's place."""
+    prev = state.dir / "journal.prev.sqlite"
+    if state.journal.exists():
+        state.journal.replace(prev)
+    if not prev.exists():
+        return []
+    return [decode_record(p) for p in committed_payloads(prev)]
+
+
+def restore(engine: LiveEngine, state: LiveState, records: list[Record]) -> int:
+    """Re-journal ``records`` into the engine's journal; returns their count."""
+    engine.restore(records)
+    engine.journal.flush()
+    (state.dir / "journal.prev.sqlite").unlink(missing_ok=True)
+    return len(records)
+
+
+async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
+                   endpoint: str | None = None, stop_after: int | None = None,
+                   duration_s: float | None = None, options: FeedOptions | None = None,
+                   on_status: Callable[[LiveStatus], None] | None = None,
+                   poll_s: float = 30.0) -> LiveStatus:
+    """Run (or resume) the live run in ``state`` on ``client`` until a stop condition."""
+    adapter = adapter_for(cfg.venue)
+    base = options or FeedOptions()
+    session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
+                              replace(base, endpoint=endpoint) if endpoint else base)
+    await client.open()
+    try:
+        await session.open()
+        instruments = _instruments(state, cfg, list(client.instruments.values()))
+        stored = state.stored()
+        if stored is None:
+            cfg = await first_config(cfg, client, instruments)
+            state.save(cfg, instruments)
+        else:
+            cfg = stored[0]
+        return await _run(cfg, state, client, session, instruments, adapter.book_rule,
+                          stop_after, duration_s, on_status, poll_s)
+    finally:
+        await session.stop()
+        await client.close()
+
+
+def _ignore(event: object) -> None:
+    """Events before the engine is ready."""
+
+
+def _instruments(state: LiveState, cfg: LiveConfig, live: list[Instrument]
+                 ) -> list[Instrument]:
+    stored = state.stored()
+    if stored is None:
+        return live
+    old = stored[1]
+    if [i.to_dict() for i in old] != [i.to_dict() for i in live]:
+        raise InputError(f"{cfg.venue} changed an instrument (tick, lot, fees or limits) "
+                         "since this run started; start a new --state")
+    return old
+
+
+async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
+               session: LiveSession, instruments: list[Instrument], rule: Any,
+               stop_after: int | None, duration_s: float | None,
+               on_status: Callable[[LiveStatus], None] | None, poll_s: float) -> LiveStatus:
+    from heron.execution.reconcile_run import reconcile_at_start
+
+    records = previous_records(state)
+    engine = build_engine(cfg, client, instruments, state.journal,
+                          {i.id: rule for i in instruments})
+    status = LiveStatus(engine, Decimal(cfg.cash))
+    try:
+        status.restored = restore(engine, state, records)
+        engine.start()
+        await engine.execution.catch_up()
+        status.mismatches = await reconcile_at_start(engine, state.dir)
+        if cfg.warmup:
+            for bar in await fetch_warmup(session, cfg, instruments, time.time_ns()):
+                if engine.is_new(bar):
+                    engine.consume(bar)
+        engine.journal.flush()
+        await _live(session, engine, status, stop_after, duration_s, on_status, poll_s)
+        engine.journal.close()
+    except BaseException:
+        engine.journal.abort()
+        raise
+    return status
+
+
+async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
+                stop_after: int | None, duration_s: float | None,
+                on_status: Callable[[LiveStatus], None] | None, poll_s: float) -> None:
+    done = asyncio.Event()
+
+    def on_event(event: Any) -> None:
+        if done.is_set():
+            return
+        if isinstance(event, FeedHealth):
+            status.health[(event.symbol, event.stream)] = event
+            return
+        if not engine.is_new(event):
+            return
+        engine.consume(event)
+        status.live += 1
+        if stop_after is not None and status.live >= stop_after:
+            done.set()
+
+    session.redirect(on_event)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    feed = asyncio.create_task(session.run())
+    private = asyncio.create_task(engine.execution.run_streams(done, poll_s=poll_s))
+    ticker = asyncio.create_task(_flush(engine, status, on_status))
+    try:
+        await asyncio.wait_for(done.wait(), duration_s)
+    except TimeoutError:
+        pass
+    finally:
+        done.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        ticker.cancel()
+        private.cancel()
+        await session.stop()
+        feed.cancel()
+        await asyncio.gather(feed, ticker, private, return_exceptions=True)
+        await engine.execution.drain()
+        if on_status is not None:
+            on_status(status)
+
+
+async def _flush(engine: LiveEngine, status: LiveStatus,
+                 on_status: Callable[[LiveStatus], None] | None) -> None:
+    while True:
+        await asyncio.sleep(0.1)
+        engine.journal.flush()
+        if on_status is not None:
+            on_status(status)
+
+
+__all__ = ["LiveConfig", "LiveState", "LiveStatus", "build_engine", "new_tag", "run_live"]
