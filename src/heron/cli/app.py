@@ -21,8 +21,10 @@ from heron.cli.data import data_app
 from heron.cli.emulator import emulator_command
 from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
+from heron.cli.live import live_command
 from heron.cli.order import order_app
 from heron.cli.paper import paper_command
+from heron.cli.reconcile import reconcile_command
 from heron.cli.record import record_command
 from heron.cli.trades import trades_command
 from heron.errors import EXIT_INTERNAL, HeronError
@@ -42,6 +44,8 @@ app.command("backtest")(backtest_command)
 app.command("feed")(feed_command)
 app.command("record")(record_command)
 app.command("paper")(paper_command)
+app.command("live")(live_command)
+app.command("reconcile")(reconcile_command)
 app.command("emulator")(emulator_command)
 app.command("trades")(trades_command)
 app.add_typer(journal_app, name="journal")

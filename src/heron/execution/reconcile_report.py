@@ -172,6 +172,7 @@ class ReconcileReport(msgspec.Struct, kw_only=True):
             "records": [{"type": type(r).__name__, **msgspec.structs.asdict(r)}
                         for r in self.records],
             "mismatches": [msgspec.to_builtins(m) for m in self.mismatches],
+            "orphans": [list(o) for o in self.orphans],
             "snapshot": self.snapshot,
         }
         return msgspec.json.format(msgspec.json.encode(doc, enc_hook=str), indent=2)

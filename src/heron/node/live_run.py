@@ -112,7 +112,7 @@ def new_tag() -> str:
 
 
 def build_engine(cfg: LiveConfig, client: VenueClient, instruments: list[Instrument],
-                 journal: Path, book_rules: dict[str, Any]) -> LiveEngine:
+                 journal: Path | None, book_rules: dict[str, Any]) -> LiveEngine:
     streams = set(parse_streams(",".join(cfg.streams)))
     iids = {inst.id for inst in instruments}
     strategy = strategy_class(cfg.strategy)(**cfg.params)
