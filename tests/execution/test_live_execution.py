@@ -441,3 +441,29 @@ def test_canceling_an_untriggered_stop_removes_it_at_the_venue(
     engine = live(server, tmp_path, body)
     assert engine.om.orders[state["cid"]].status is OrderStatus.CANCELED
     assert any(m == "DELETE" and p == "/fapi/v1/algoOrder" for m, p, _ in server.requests)
+
+
+def test_protective_pair_rests_at_the_venue_and_a_take_profit_fill_cancels_the_stop(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    state: dict[str, Any] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        cid = submit(engine, OrderSide.BUY, OrderType.MARKET, "0.004")
+        await engine.execution.drain()
+        await wait_for(lambda: engine.om.orders[cid].status is OrderStatus.FILLED)
+        sl, _ = state["legs"] = engine.strategies[0].protect(stop=Decimal("60000"),
+                                                             take=Decimal("62500"))
+        await engine.execution.drain()
+        state["resting"] = server.call(lambda: (len(srv.account.venue_open()),
+                                                len(srv.account.algos.orders)))
+        srv.call(lambda: srv.account.print_trade(Decimal("62600"), Decimal("1")))
+        await wait_for(lambda: engine.om.orders[sl].status is OrderStatus.CANCELED)
+
+    engine = live(server, tmp_path, body)
+    sl, tp = state["legs"]
+    assert engine.om.orders[tp].status is OrderStatus.FILLED
+    assert engine.om.orders[sl].order_type is OrderType.STOP
+    assert state["resting"][0] == 1                      # the take-profit limit
+    inst = engine.instruments[0]
+    assert engine.portfolio.positions[inst.id].qty == 0
+    assert any(m == "DELETE" and p == "/fapi/v1/algoOrder" for m, p, _ in server.requests)

@@ -90,6 +90,7 @@ class LiveExecution:
         self.unresolved: set[str] = set()               # lost placements not yet found
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._shape_ts: dict[str, int] = {}   # venue time of each order's applied shape
+        self._sent_at: dict[str, int] = {}    # wall time each placement was started
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_fill_ns = 0
 
@@ -177,6 +178,7 @@ class LiveExecution:
     # -- placements ----------------------------------------------------------------------
     async def _submit(self, cmd: SubmitOrder) -> None:
         venue_id = self._register(cmd.client_order_id)
+        self._sent_at[cmd.client_order_id] = self.now()
         inst = self.client.instruments[cmd.instrument_id]
         for _ in range(self.lost_attempts):
             try:
@@ -312,7 +314,13 @@ class LiveExecution:
                 "conditional": stop and not triggered}
 
     def _absent_long_enough(self, order: Order) -> bool:
-        return self.now() - order.ts_init > int(self.lost_grace_s * 3 * 1e9)
+        """Whether a placement the venue does not know is over: not in flight here, and
+        sent (wall time) longer ago than three lost-reply grace periods."""
+        cid = order.client_order_id
+        if cid in self._chains:
+            return False
+        sent = self._sent_at.get(cid)
+        return sent is None or self.now() - sent > int(self.lost_grace_s * 3e9)
 
     def _reject_absent(self, order: Order) -> None:
         now = self.now()

@@ -40,7 +40,7 @@ from heron.model.events import (
     SubmitOrder,
 )
 from heron.model.instrument import Instrument
-from heron.model.orders import OrderStatus
+from heron.model.orders import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class TargetExecutor:
         self._watch = watch  # called once, when the first replacement must be watched for
         #: resting order being canceled -> the replacement to send once it is gone
         self.replacements: dict[str, tuple[str, Target]] = {}
+        self._sent: dict[tuple[str, str], set[str]] = {}  # placed, maybe not yet accepted
 
     def execute(self, strategy_id: str, instrument_id: str, targets: Sequence[Target], *,
                 reference_price: int | None = None, decision_price: int | None = None
@@ -69,9 +70,7 @@ class TargetExecutor:
         """Plan ``targets`` against the strategy's resting orders and send the plan."""
         router = self.routers[instrument_id]
         resting = self.om.open_for(instrument_id, strategy_id)
-        resting += [o for o in self.om.orders.values()  # submitted, not yet accepted
-                    if o.instrument_id == instrument_id and o.strategy_id == strategy_id
-                    and o.status is OrderStatus.SUBMITTED]
+        resting += self._in_flight(strategy_id, instrument_id)
         position = self.om.portfolio.positions[instrument_id].qty
         plan = router.plan(targets, resting, state=self.state(), position=position,
                            reference_price=reference_price)
@@ -85,6 +84,17 @@ class TargetExecutor:
                          action.reason.value)
             self._act(strategy_id, instrument_id, action, decision_price)
         return plan
+
+    def _in_flight(self, strategy_id: str, instrument_id: str) -> list[Order]:
+        """This executor's orders still waiting for the venue's acknowledgement (kept as
+        an index: scanning every order of a long run on each call grows without bound)."""
+        waiting = self._sent.get((strategy_id, instrument_id))
+        if not waiting:
+            return []
+        orders = self.om.orders
+        for cid in [c for c in waiting if orders[c].status is not OrderStatus.SUBMITTED]:
+            waiting.discard(cid)
+        return [orders[c] for c in sorted(waiting)]
 
     def _act(self, strategy_id: str, iid: str, action: Action,
              decision_price: int | None) -> None:
@@ -109,8 +119,9 @@ class TargetExecutor:
     def _new(self, strategy_id: str, iid: str, target: Target,
              decision_price: int | None) -> None:
         now = self.now()
-        self.send(_submit(now, self.new_id(strategy_id), strategy_id, iid, target,
-                          decision_price))
+        cid = self.new_id(strategy_id)
+        self._sent.setdefault((strategy_id, iid), set()).add(cid)
+        self.send(_submit(now, cid, strategy_id, iid, target, decision_price))
 
     def observe(self, record: Record) -> None:
         """The node's record stream: send a replacement once its cancel is done; drop it

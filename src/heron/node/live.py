@@ -72,6 +72,7 @@ class LiveEngine(PaperEngine):
                 orders += 1
             self.clock.ts = max(self.clock.ts, record.ts_event)
         self.ids.restore((orders, 0, 0))
+        self.protective.rebuild()
 
     # -- commands ------------------------------------------------------------------------
     def send(self, cmd: Record) -> None:

@@ -25,6 +25,7 @@ sealed. Orders stay at the venue: stopping is not flattening.
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import signal
 import string
@@ -221,6 +222,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
             for bar in await fetch_warmup(session, cfg, instruments, time.time_ns()):
                 if engine.is_new(bar):
                     engine.consume(bar)
+        gc.freeze()  # ccxt's and the restore's long-lived objects: short full collections
         engine.journal.flush()
         await _live(session, engine, status, stop_after, duration_s, on_status, poll_s)
         engine.journal.close()

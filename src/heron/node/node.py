@@ -24,6 +24,7 @@ from heron.core.ids import IdGenerator
 from heron.core.journal import JournalWriter
 from heron.core.kernel import Kernel
 from heron.execution.order_manager import OrderManager
+from heron.execution.protective import ProtectiveGroups
 from heron.execution.router import TradingState, VenueTraits
 from heron.execution.targets import TargetExecutor
 from heron.model.events import (
@@ -93,6 +94,10 @@ class SimNode:
             VenueTraits(supports_amend=True), lambda: self.trading_state,
             watch=lambda: self.bus.subscribe(RECORDS, self.targets.observe))
         self.ctx.targets = self.targets
+        self.protective = ProtectiveGroups(
+            self.om, self.send, self.clock.now,
+            watch=lambda: self.bus.subscribe(RECORDS, self.protective.observe))
+        self.ctx.protective = self.protective
         for iid, events in (funding or {}).items():
             for ts, rate in events:
                 self.kernel.schedule(ts, _funding_callback(self.venue, iid, rate))

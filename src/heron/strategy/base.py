@@ -255,6 +255,31 @@ class Strategy:
                                          reference_price=mark, decision_price=mark)
         return plan
 
+    def protect(self, *, stop: object = None, take: object = None,
+                instrument: str | Instrument | None = None) -> list[str]:
+        """A stop-loss at ``stop`` and/or a take-profit at ``take`` for the whole position,
+        linked so that one filling shrinks or cancels the other (one-cancels-the-other,
+        emulated by heron: see :mod:`heron.execution.protective`). Both are reduce-only
+        orders resting at the venue. Returns their client order ids."""
+        inst = self._instrument(instrument)
+        ctx = self.ctx
+        qty = ctx.portfolio.positions[inst.id].qty
+        if qty == 0 or (stop is None and take is None):
+            return []
+        side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+        group = ctx.protective.new_group()
+        ctx.protective.ensure_watching()  # the legs are linked as they are journaled
+        ids: list[str] = []
+        for kind, price in (("sl", stop), ("tp", take)):
+            if price is None:
+                continue
+            ticks = inst.ticks(to_decimal(price))
+            cid = self._send_order(inst, side, abs(qty), None, None if kind == "sl" else ticks,
+                                   ticks if kind == "sl" else None, "gtc", False, True,
+                                   f"oco:{group}:{kind}")
+            ids.append(cid)
+        return ids
+
     def cancel(self, order: Order | str) -> None:
         target = self._order(order)
         now = self.ctx.clock.now()

@@ -24,7 +24,7 @@ class StrategyContext:
 
     __slots__ = ("clock", "deny", "ids", "index", "indicators", "instruments", "last_index", "om",
                  "portfolio", "positions",
-                 "schedule", "send", "series", "slot", "slots", "targets")
+                 "protective", "schedule", "send", "series", "slot", "slots", "targets")
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
                  om: OrderManager, ids: IdGenerator, clock: Any,
@@ -47,6 +47,7 @@ class StrategyContext:
         # recompute them when its series grow by a bar
         self.indicators: list[tuple[Callable[..., Any], tuple[Any, ...], str, list[Any]]] = []
         self.targets: Any = None     # the node's TargetExecutor (orders by intent)
+        self.protective: Any = None  # the node's ProtectiveGroups (emulated OCO)
         self.slot = 0
         self.index = -1
         self.last_index = [-1] * len(instruments)

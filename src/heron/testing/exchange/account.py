@@ -91,6 +91,7 @@ class FuturesAccount:
         self.portfolio.marks[self.inst.id] = self.mark()
         self.publish: Publish = publish or (lambda _: None)
         self.orders: dict[int, VenueOrder] = {}
+        self.open_by_id: dict[int, VenueOrder] = {}   # open, and closed since last asked
         self.by_client: dict[str, VenueOrder] = {}
         self.trades: list[dict[str, Any]] = []
         self._order_ids = itertools.count(4_000_000_001)
@@ -142,6 +143,7 @@ class FuturesAccount:
                            cmd.reduce_only, now // 1_000_000, orig_type=orig_type,
                            stop_price=stop_price)
         self.orders[order.order_id] = order
+        self.open_by_id[order.order_id] = order
         self.by_client[client_id] = order
         self._apply(events)
         return order.body()
@@ -314,11 +316,17 @@ class FuturesAccount:
         raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
                            "but both were empty/null!")
 
+    def venue_open(self) -> list[VenueOrder]:
+        """The open orders (the account keeps every order it took, closed ones too)."""
+        for order_id in [i for i, o in self.open_by_id.items() if not o.is_open]:
+            del self.open_by_id[order_id]
+        return list(self.open_by_id.values())
+
     def _order_margin(self) -> int:
         pos = self.portfolio.positions[self.inst.id]
         total = 0
-        for order in self.orders.values():
-            if order.is_open and not order.reduce_only and order.price is not None:
+        for order in self.venue_open():
+            if not order.reduce_only and order.price is not None:
                 total += pos.money(order.price * (order.qty - order.executed))
         return fraction_of(total, 1 / LEVERAGE)
 
