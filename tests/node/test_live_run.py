@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from conftest import SHARED_VENUES, need
 from heron.data.feeds.session import FeedOptions
 from heron.model.data import Trade
-from heron.model.events import OrderFilled
+from heron.model.events import OrderFilled, SubmitOrder
 from heron.node.live_run import LiveConfig, LiveState, run_live
 from heron.strategy.base import Strategy
 from heron.testing.exchange import ExchangeProfile, ExchangeServer
@@ -30,6 +31,9 @@ from heron.venues.credentials import Credentials
 
 USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "run-key", "run-secret"
+
+
+HAND: list[Callable[[], object]] = []
 
 
 class BuyThenSell(Strategy):
@@ -44,6 +48,9 @@ class BuyThenSell(Strategy):
         self.seen += 1
         if self.seen == 100:
             self.buy(size=Decimal("0.002"))
+        elif self.seen == 150:
+            for place_by_hand in HAND:  # someone trades the account by hand mid-run
+                place_by_hand()
         elif self.seen == 300:
             self.close_position()
 
@@ -63,9 +70,13 @@ def test_a_live_run_trades_the_venue_account_and_resumes_from_its_journal(
     profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000))
     with ExchangeServer(profile, speed=20) as server:
         state = LiveState(tmp_path / "state")
+        HAND.append(lambda: server.call(lambda: server.account.place({
+            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.002",
+            "price": "50000", "timeInForce": "GTC", "newClientOrderId": "by-hand-mid-run"})))
         status = asyncio.run(run_live(cfg, state, client(server.url), endpoint=server.url,
-                                      stop_after=600, duration_s=30,
+                                      stop_after=600, duration_s=30, reconcile_s=0.5,
                                       options=FeedOptions(stale_after_s=10)))
+        HAND.clear()
         state.close()
         venue_trades = server.call(lambda: list(server.account.trades))
         posts = sum(1 for m, p, _ in server.requests if (m, p) == ("POST", "/fapi/v1/order"))
@@ -79,6 +90,10 @@ def test_a_live_run_trades_the_venue_account_and_resumes_from_its_journal(
                           if (m, p) == ("POST", "/fapi/v1/order"))
 
     engine = status.engine
+    adopted = [r for r in engine.journal.records if isinstance(r, SubmitOrder)
+               and r.tag == "adopted"]
+    assert [a.client_order_id for a in adopted] == ["by-hand-mid-run"]  # by a periodic pass
+    assert (tmp_path / "state" / "reconcile").is_dir()
     fills = [r for r in engine.journal.records if isinstance(r, OrderFilled)]
     assert [f.trade_id for f in fills] == [str(t["id"]) for t in venue_trades]
     assert len(fills) == posts == 2 and status.live >= 300

@@ -49,6 +49,8 @@ def live_command(
     duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
     poll: Annotated[float, Opt(min=0.1, help="seconds between REST catch-ups of orders "
                                "and fills (the private streams push in between)")] = 30.0,
+    reconcile: Annotated[float, Opt(min=1, help="seconds between reconciliations with the "
+                                    "venue (orders, positions, balance)")] = 300.0,
     stale: Annotated[float, Opt(help="seconds without market data before reconnecting")
                      ] = 30.0,
     quiet: Annotated[bool, Opt(help="no status line")] = False,
@@ -92,7 +94,8 @@ def live_command(
             final = asyncio.run(run_live(cfg, st, client, endpoint=endpoint,
                                          stop_after=stop_after, duration_s=duration,
                                          options=FeedOptions(stale_after_s=stale),
-                                         on_status=draw, poll_s=poll))
+                                         on_status=draw, poll_s=poll,
+                                         reconcile_s=reconcile))
         finally:
             if view is not None:
                 view.stop()

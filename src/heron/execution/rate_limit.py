@@ -293,10 +293,11 @@ class RateLimiter:
         cost = self.cost_of(endpoint_or_cost)
         start = self._clock.now()
         async with self._queue:
-            while (wait := self._wait_ns(cost, self._clock.now())) > 0:
-                await self._sleep(wait)
             now = self._clock.now()
-            self._take(cost, now)
+            while (wait := self._wait_ns(cost, now)) > 0:
+                await self._sleep(wait)
+                now = self._clock.now()
+            self._take(cost, now)  # at the time the wait was judged: one refill, not two
         if now > start:
             self._counters.waits += 1
             self._counters.wait_ns += now - start
@@ -351,8 +352,9 @@ class RateLimiter:
             bucket = self._by_name.get(name)
             if raw is None or bucket is None:
                 continue
-            try:
-                used = Fraction(raw.strip())
+            text = raw.strip()
+            try:  # the usual integer count parses far faster as an int
+                used = Fraction(int(text)) if text.isdigit() else Fraction(text)
             except ValueError:
                 continue
             # capacity - used, not limit - used: the refill still to come in the venue's

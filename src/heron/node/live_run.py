@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import secrets
 import signal
 import string
@@ -44,7 +45,7 @@ from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream, parse_streams
-from heron.errors import InputError
+from heron.errors import HeronError, InputError
 from heron.execution.port import VenueClient
 from heron.model.events import Record
 from heron.model.feed import FeedHealth
@@ -55,6 +56,7 @@ from heron.node.paper_state import PaperConfig, PaperState
 from heron.strategy.registry import strategy_class
 
 _TAG_ALPHABET = string.ascii_lowercase + string.digits
+log = logging.getLogger(__name__)
 
 
 class LiveConfig(PaperConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -164,7 +166,7 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
                    endpoint: str | None = None, stop_after: int | None = None,
                    duration_s: float | None = None, options: FeedOptions | None = None,
                    on_status: Callable[[LiveStatus], None] | None = None,
-                   poll_s: float = 30.0) -> LiveStatus:
+                   poll_s: float = 30.0, reconcile_s: float = 300.0) -> LiveStatus:
     """Run (or resume) the live run in ``state`` on ``client`` until a stop condition."""
     adapter = adapter_for(cfg.venue)
     base = options or FeedOptions()
@@ -181,7 +183,7 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
         else:
             cfg = stored[0]
         return await _run(cfg, state, client, session, instruments, adapter.book_rule,
-                          stop_after, duration_s, on_status, poll_s)
+                          stop_after, duration_s, on_status, poll_s, reconcile_s)
     finally:
         await session.stop()
         await client.close()
@@ -206,7 +208,8 @@ def _instruments(state: LiveState, cfg: LiveConfig, live: list[Instrument]
 async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                session: LiveSession, instruments: list[Instrument], rule: Any,
                stop_after: int | None, duration_s: float | None,
-               on_status: Callable[[LiveStatus], None] | None, poll_s: float) -> LiveStatus:
+               on_status: Callable[[LiveStatus], None] | None, poll_s: float,
+               reconcile_s: float) -> LiveStatus:
     from heron.execution.reconcile_run import reconcile_at_start
 
     records = previous_records(state)
@@ -224,7 +227,8 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                     engine.consume(bar)
         gc.freeze()  # ccxt's and the restore's long-lived objects: short full collections
         engine.journal.flush()
-        await _live(session, engine, status, stop_after, duration_s, on_status, poll_s)
+        await _live(session, engine, status, stop_after, duration_s, on_status, poll_s,
+                    state.dir, reconcile_s)
         engine.journal.close()
     except BaseException:
         engine.journal.abort()
@@ -234,7 +238,8 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
 
 async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
                 stop_after: int | None, duration_s: float | None,
-                on_status: Callable[[LiveStatus], None] | None, poll_s: float) -> None:
+                on_status: Callable[[LiveStatus], None] | None, poll_s: float,
+                run_dir: Path, reconcile_s: float) -> None:
     done = asyncio.Event()
 
     def on_event(event: Any) -> None:
@@ -257,6 +262,7 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
     feed = asyncio.create_task(session.run())
     private = asyncio.create_task(engine.execution.run_streams(done, poll_s=poll_s))
     ticker = asyncio.create_task(_flush(engine, status, on_status))
+    checker = asyncio.create_task(_reconcile_every(engine, status, run_dir, reconcile_s, done))
     try:
         await asyncio.wait_for(done.wait(), duration_s)
     except TimeoutError:
@@ -267,12 +273,32 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
             loop.remove_signal_handler(sig)
         ticker.cancel()
         private.cancel()
+        checker.cancel()
         await session.stop()
         feed.cancel()
-        await asyncio.gather(feed, ticker, private, return_exceptions=True)
+        await asyncio.gather(feed, ticker, private, checker, return_exceptions=True)
         await engine.execution.drain()
         if on_status is not None:
             on_status(status)
+
+
+async def _reconcile_every(engine: LiveEngine, status: LiveStatus, run_dir: Path,
+                           every_s: float, done: asyncio.Event) -> None:
+    """Reconcile with the venue every ``every_s`` seconds while the run lives: funding,
+    transfers and fees in other currencies reach the balance this way, and a difference
+    that appears mid-run restricts the run as one found at start would."""
+    from heron.execution.reconcile_run import reconcile_pass
+
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), every_s)
+        except TimeoutError:
+            try:
+                report = await reconcile_pass(engine, run_dir)
+            except HeronError as exc:  # the venue unreachable for now: next time
+                log.warning("periodic reconciliation failed: %s", exc)
+                continue
+            status.mismatches = len(report.blocking)
 
 
 async def _flush(engine: LiveEngine, status: LiveStatus,

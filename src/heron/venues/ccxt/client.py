@@ -43,7 +43,7 @@ from heron.model.account import VenueBalance, VenueFill, VenueOrder, VenuePositi
 from heron.model.events import SubmitOrder
 from heron.model.instrument import Instrument
 from heron.model.orders import OrderType
-from heron.venues.ccxt.dialect import CcxtDialect
+from heron.venues.ccxt.dialect import CcxtDialect, OrderArgs
 from heron.venues.credentials import Credentials
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class CcxtClient:
         self._inst_of: dict[str, Instrument] = {}           # ccxt symbol -> instrument
         self.exchange: Any = None
         self.limiter = limiter
+        self._args: dict[str, OrderArgs] = {}   # checked orders' request, sent next
 
     # -- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -150,23 +151,23 @@ class CcxtClient:
             return f"{self.venue} client was not opened for {cmd.instrument_id}"
         if cmd.order_type not in self.dialect.order_types:
             why = self.dialect.missing_types_reason
-            why = self.dialect.missing_types_reason
             return (f"{self.venue} takes no {cmd.order_type.value} orders through heron"
                     + (f": {why}" if why else ""))
         if cmd.quantity <= 0:
             return "quantity must be positive"
         if inst.min_quantity and inst.quantity(cmd.quantity) < inst.min_quantity:
             return f"quantity {inst.quantity(cmd.quantity)} is below {inst.min_quantity}"
-        try:  # the dialect's own refusals (Hyperliquid's 5 significant figures ...)
-            self.dialect.order_args(cmd, inst, self._market_of[inst.id]["symbol"],
-                                    self.venue_client_id(cmd.client_order_id))
-        except ValueError as exc:
-            return str(exc)
         price = cmd.price if cmd.price is not None else cmd.trigger_price
         if price is not None and inst.min_notional and cmd.order_type is not OrderType.MARKET:
             notional = inst.price(price) * inst.quantity(cmd.quantity) * inst.multiplier
             if notional < inst.min_notional:
                 return f"notional {notional} is below the minimum {inst.min_notional}"
+        try:  # the dialect's own refusals (Hyperliquid's 5 significant figures ...)
+            args = self.dialect.order_args(cmd, inst, self._market_of[inst.id]["symbol"],
+                                           self.venue_client_id(cmd.client_order_id))
+        except ValueError as exc:
+            return str(exc)
+        self._args[cmd.client_order_id] = args  # place() sends it as built
         return None
 
     def instrument(self, instrument_id: str) -> Instrument:
@@ -175,8 +176,10 @@ class CcxtClient:
     # -- orders --------------------------------------------------------------------------
     async def place(self, cmd: SubmitOrder, client_id: str) -> VenueOrder:
         inst = self.instruments[cmd.instrument_id]
-        market = self._market_of[inst.id]
-        args = self.dialect.order_args(cmd, inst, market["symbol"], client_id)
+        args = self._args.pop(cmd.client_order_id, None)  # built by check(), if it ran
+        if args is None or args.params.get("clientOrderId", client_id) != client_id:
+            args = self.dialect.order_args(cmd, inst, self._market_of[inst.id]["symbol"],
+                                           client_id)
         order = await self._write(f"order {client_id}",
                                   lambda: self.exchange.create_order(*args.call_args()))
         return self.dialect.parse_order(order, inst)
