@@ -218,6 +218,18 @@ def after_reconnect(run: FeedRun) -> list[Any]:
     return run.split(FeedState.RECONNECTING)[1]
 
 
+def n_quotes() -> int:
+    """How many quotes :func:`expected_quotes` gives (top-of-book changes)."""
+    book, last, n = TextBook(), None, 0
+    for push in pushes("books", "BTC-USDT"):
+        book.apply(push["data"][0])
+        bids, asks = book.sorted()
+        top = (bids[0], asks[0])
+        n += top != last
+        last = top
+    return n
+
+
 def n_trades() -> int:
     return sum(len(m["data"]) for m in pushes("trades", "BTC-USDT"))
 
@@ -231,10 +243,10 @@ def n_deltas() -> int:
 @pytest.fixture(scope="module")
 def spot_run(numbered: OkxProfile) -> FeedRun:
     """Trades, book and quotes of BTC-USDT until the whole recording is through."""
-    trades, deltas = n_trades(), n_deltas()
-    return feed(numbered, [SPOT], SPOT_STREAMS,
+    trades, deltas, quotes = n_trades(), n_deltas(), n_quotes()
+    return feed(numbered, [SPOT], SPOT_STREAMS,  # every stream through: none cut short
                 lambda r: len(r.of(Trade)) >= trades and len(r.of(BookDelta)) >= deltas
-                and len(r.of(Quote)) >= 1)
+                and len(r.of(Quote)) >= quotes)
 
 
 @pytest.fixture(scope="module")
