@@ -9,15 +9,21 @@ bodies, ``../shared/data`` beside the repository) is not bundled: a test reading
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 
 from heron.data.schemas import to_grid
 from heron.model.instrument import Instrument
+
+if TYPE_CHECKING:
+    from heron.testing.exchange import ExchangeServer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -34,6 +40,22 @@ def need(path: Path, *more: Path) -> Path:
         if not each.exists():
             pytest.skip(f"shared data not present: {each}")
     return path
+
+
+@contextlib.contextmanager
+def loopback_exchange(key: str, secret: str, *, speed: float = 0.0,
+                      lines: int | None = 200) -> Iterator[ExchangeServer]:
+    """The loopback Binance USD-M exchange on the recorded BTCUSDT capture, with one API
+    key and 10,000 USDT; ``lines`` of the capture (``None``: all of it) replayed at
+    ``speed`` (0: as fast as sent)."""
+    from heron.testing.exchange import ExchangeProfile, ExchangeServer
+
+    usdm = SHARED_VENUES / "binance_usdm"
+    need(usdm / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
+    profile = ExchangeProfile.recorded(usdm, keys={key: secret}, fund=Decimal(10000),
+                                       lines=lines)
+    with ExchangeServer(profile, speed=speed) as server:
+        yield server
 
 
 def closed_port() -> int:

@@ -17,20 +17,16 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED_VENUES, need
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from conftest import loopback_exchange
+from heron.testing.exchange import ExchangeServer
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "acct-key-91c2", "acct-secret-07ab55"
 SYMBOL = "BTC/USDT:USDT"
 
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as srv:
+    with loopback_exchange(KEY, SECRET) as srv:
         yield srv
 
 

@@ -14,23 +14,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_VENUES, need
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from conftest import loopback_exchange
+from heron.testing.exchange import ExchangeServer
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "cli-live-key", "cli-live-secret-do-not-print"
 
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000))
-    with ExchangeServer(profile, speed=20) as srv:
+    with loopback_exchange(KEY, SECRET, speed=20, lines=None) as srv:
         yield srv
 
 

@@ -13,16 +13,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import SHARED_VENUES, need
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from conftest import loopback_exchange
+from heron.testing.exchange import ExchangeServer
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "cli-key-7f3a9c", "cli-secret-b81d2e4f"
 SYMBOL = "BTC/USDT:USDT"
 PLACE = ("POST", "/fapi/v1/order")
@@ -30,10 +28,7 @@ PLACE = ("POST", "/fapi/v1/order")
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as srv:
+    with loopback_exchange(KEY, SECRET) as srv:
         yield srv
 
 

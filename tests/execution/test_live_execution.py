@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED_VENUES, need
+from conftest import loopback_exchange
 from heron.execution.router import Target
 from heron.model.events import (
     AmendOrder,
@@ -28,12 +28,11 @@ from heron.model.events import (
 from heron.model.orders import OrderSide, OrderStatus, OrderType, TimeInForce
 from heron.node.live import LiveEngine
 from heron.strategy.base import Strategy
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from heron.testing.exchange import ExchangeServer
 from heron.venues.binance.orders import BinanceUsdmDialect
 from heron.venues.ccxt.client import CcxtClient
 from heron.venues.credentials import Credentials
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "live-key", "live-secret"
 SYMBOL = "BTC/USDT:USDT"
 PLACE = ("POST", "/fapi/v1/order")
@@ -41,10 +40,7 @@ PLACE = ("POST", "/fapi/v1/order")
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as srv:
+    with loopback_exchange(KEY, SECRET) as srv:
         yield srv
 
 
@@ -56,10 +52,10 @@ Body = Callable[[LiveEngine, ExchangeServer], Awaitable[None]]
 
 
 def live(server: ExchangeServer, tmp_path: Path, body: Body, *, streams: bool = True,
-         poll_s: float = 30.0) -> LiveEngine:
+         poll_s: float = 30.0, dialect: BinanceUsdmDialect | None = None) -> LiveEngine:
     """Open a client and an engine on the emulator, run ``body``, stop everything."""
     async def main() -> LiveEngine:
-        client = CcxtClient(BinanceUsdmDialect(),
+        client = CcxtClient(dialect or BinanceUsdmDialect(),
                             Credentials("binanceusdm", "test", api_key=KEY, api_secret=SECRET),
                             [SYMBOL], endpoint=server.url)
         await client.open()
@@ -333,29 +329,6 @@ class NoAmendDialect(BinanceUsdmDialect):
     supports_amend = False
 
 
-def live_with(dialect: BinanceUsdmDialect, server: ExchangeServer, tmp_path: Path,
-              body: Body) -> LiveEngine:
-    async def main() -> LiveEngine:
-        client = CcxtClient(dialect, Credentials("binanceusdm", "test", api_key=KEY,
-                                                 api_secret=SECRET),
-                            [SYMBOL], endpoint=server.url)
-        await client.open()
-        engine = LiveEngine(client=client, instruments=list(client.instruments.values()),
-                            strategies=[Idle()], cash=Decimal(10000),
-                            journal_path=tmp_path / "journal.sqlite", bar_ns=60_000_000_000,
-                            book_streams=set(), quote_streams=set(), book_rules={},
-                            header={}, id_tag="T")
-        engine.start()
-        try:
-            await body(engine, server)
-            await engine.execution.drain()
-        finally:
-            await client.close()
-            engine.journal.close()
-        return engine
-    return asyncio.run(main())
-
-
 def bid(engine: LiveEngine, qty: str, price: str) -> Target:
     inst = engine.instruments[0]
     return Target(OrderSide.BUY, inst.lots(Decimal(qty)), inst.ticks(Decimal(price)), key="bid")
@@ -376,7 +349,7 @@ def test_a_moved_target_is_amended_where_the_venue_can_else_canceled_and_replace
             plans.append(engine.targets.execute("idle", iid, [bid(engine, "0.010", price)]))
             await engine.execution.drain()
 
-    engine = live_with(dialect, server, tmp_path, body)
+    engine = live(server, tmp_path, body, streams=False, dialect=dialect)
     kinds = [[a.kind.value for a in plan.actions] for plan in plans]
     assert kinds[0] == ["new"] and kinds[1] == ["noop"]
     assert kinds[2] == (["amend"] if dialect.supports_amend else ["cancel_replace"])

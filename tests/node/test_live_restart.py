@@ -20,19 +20,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED_VENUES, need
+from conftest import loopback_exchange
 from heron.execution.reconcile_run import reconcile_pass
 from heron.model.events import SubmitOrder
 from heron.model.orders import OrderSide, OrderType
 from heron.node.live import LiveEngine
 from heron.node.live_run import LiveState, previous_records, restore
 from heron.strategy.base import Strategy
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from heron.testing.exchange import ExchangeServer
 from heron.venues.binance.orders import BinanceUsdmDialect
 from heron.venues.ccxt.client import CcxtClient
 from heron.venues.credentials import Credentials
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "restart-key", "restart-secret"
 SYMBOL = "BTC/USDT:USDT"
 # heron's resting orders: (side, price); the book's best bid/ask are about 61800
@@ -152,11 +151,8 @@ def heron_state(engine: LiveEngine) -> dict[str, Any]:
 @given(actions=st.lists(venue_action, min_size=1, max_size=6))
 def test_after_a_restart_heron_holds_the_venues_truth_and_sends_nothing_twice(
         tmp_path_factory: pytest.TempPathFactory, actions: list[tuple[str, Any]]) -> None:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
     state_dir = tmp_path_factory.mktemp("live")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as server:
+    with loopback_exchange(KEY, SECRET) as server:
         async def first(engine: LiveEngine) -> None:
             place_resting(engine)
 
@@ -178,4 +174,4 @@ def test_after_a_restart_heron_holds_the_venues_truth_and_sends_nothing_twice(
         assert placed_after == placed_before                 # the restart sent no order
         assert heron_state(resumed) == venue_state(server, resumed)
         venue_fills = server.call(lambda: len(server.account.trades))
-        assert len(resumed.execution.trades) == venue_fills  # every fill, once
+        assert len(resumed.om.trade_ids) == venue_fills  # every fill, once

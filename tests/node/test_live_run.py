@@ -18,18 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_VENUES, need
+from conftest import loopback_exchange
 from heron.data.feeds.session import FeedOptions
 from heron.model.data import Trade
 from heron.model.events import OrderFilled, SubmitOrder
 from heron.node.live_run import LiveConfig, LiveState, run_live
 from heron.strategy.base import Strategy
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
 from heron.venues.binance.orders import BinanceUsdmDialect
 from heron.venues.ccxt.client import CcxtClient
 from heron.venues.credentials import Credentials
 
-USDM = SHARED_VENUES / "binance_usdm"
 KEY, SECRET = "run-key", "run-secret"
 
 
@@ -64,11 +62,9 @@ def client(url: str) -> CcxtClient:
 @pytest.mark.slow
 def test_a_live_run_trades_the_venue_account_and_resumes_from_its_journal(
         tmp_path: Path) -> None:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
     cfg = LiveConfig(strategy=f"{__name__}:BuyThenSell", venue="binanceusdm",
                      symbols=["BTC/USDT:USDT"], streams=["trades"])
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000))
-    with ExchangeServer(profile, speed=20) as server:
+    with loopback_exchange(KEY, SECRET, speed=20, lines=None) as server:
         state = LiveState(tmp_path / "state")
         HAND.append(lambda: server.call(lambda: server.account.place({
             "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.002",

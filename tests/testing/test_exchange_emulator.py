@@ -24,9 +24,9 @@ import ccxt
 import ccxt.pro
 import pytest
 
-from conftest import SHARED_VENUES, closed_port, need
+from conftest import SHARED_VENUES, closed_port, loopback_exchange, need
 from heron.data.feeds.session import endpoint_urls
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from heron.testing.exchange import ExchangeServer
 from heron.testing.exchange.stream import UserStreams
 from heron.testing.venue_server import WsSession
 
@@ -50,10 +50,7 @@ BEST_ASK = Decimal(recorded_snapshot()["asks"][0][0])
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as srv:
+    with loopback_exchange(KEY, SECRET) as srv:
         yield srv
 
 

@@ -20,9 +20,9 @@ import ccxt
 import ccxt.pro
 import pytest
 
-from conftest import SHARED_VENUES, need
+from conftest import SHARED_VENUES, loopback_exchange, need
 from heron.data.feeds.session import endpoint_urls
-from heron.testing.exchange import ExchangeProfile, ExchangeServer
+from heron.testing.exchange import ExchangeServer
 
 USDM = SHARED_VENUES / "binance_usdm"
 FIXTURES = USDM / "fixtures"
@@ -43,10 +43,7 @@ def best_ask() -> Decimal:
 
 @pytest.fixture
 def server() -> Iterator[ExchangeServer]:
-    need(USDM / "ws_capture_BTCUSDT_2024-08-08.txt.gz")
-    profile = ExchangeProfile.recorded(USDM, keys={KEY: SECRET}, fund=Decimal(10000),
-                                       lines=200)
-    with ExchangeServer(profile) as srv:
+    with loopback_exchange(KEY, SECRET) as srv:
         yield srv
 
 

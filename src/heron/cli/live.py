@@ -106,20 +106,12 @@ def live_command(
 
 def status_line(s: LiveStatus) -> Text:
     """Equity, PnL, positions, open orders, trading state and feed health on one line."""
-    engine = s.engine
-    pf = engine.portfolio
-    equity = pf.money(pf.equity())
-    pnl = equity - s.cash
-    positions = " ".join(f"{pf.instruments[iid].symbol} {pf.instruments[iid].quantity(p.qty)}"
-                         for iid, p in pf.positions.items() if p.qty) or "flat"
-    states = sorted({h.state.value for h in s.health.values()}) or ["starting"]
-    line = Text()
-    line.append(f"equity {equity:.2f} ", style="bold")
-    line.append(f"pnl {pnl:+.2f} ", style="green" if pnl >= 0 else "red")
-    line.append(f"| {positions} | open orders {len(engine.om.open_orders)} "
-                f"| {engine.trading_state.value}"
-                f"{f' ({s.mismatches} differences)' if s.mismatches else ''} "
-                f"| events {s.live} | feed {','.join(states)}")
+    from heron.cli.paper import account_line, feed_states
+
+    line = account_line(s.engine, s.cash, s.health)
+    differences = f" ({s.mismatches} differences)" if s.mismatches else ""
+    line.append(f" | {s.engine.trading_state.value}{differences} | events {s.live} "
+                f"| feed {feed_states(s.health)}")
     return line
 
 

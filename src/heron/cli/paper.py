@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +24,8 @@ from rich.text import Text
 from heron.errors import InputError
 
 if TYPE_CHECKING:
+    from heron.model.feed import FeedHealth
+    from heron.node.paper import PaperEngine
     from heron.node.paper_run import PaperStatus
 
 err = Console(stderr=True)
@@ -91,20 +95,29 @@ def paper_command(
 
 def status_line(s: PaperStatus) -> Text:
     """PnL, positions, open orders and feed health on one line."""
-    engine = s.engine
-    pf = engine.portfolio
-    equity = pf.money(pf.equity())
-    pnl = equity - s.cash
-    positions = " ".join(f"{pf.instruments[iid].symbol} {pf.instruments[iid].quantity(p.qty)}"
-                         for iid, p in pf.positions.items() if p.qty) or "flat"
-    states = sorted({h.state.value for h in s.health.values()}) or ["starting"]
-    line = Text()
-    line.append(f"equity {equity:.2f} ", style="bold")
-    line.append(f"pnl {pnl:+.2f} ", style="green" if pnl >= 0 else "red")
-    line.append(f"| {positions} | open orders {len(engine.om.open_orders)} "
-                f"| events {engine.consumed} ({s.replayed} replayed) "
-                f"| feed {','.join(states)}")
+    line = account_line(s.engine, s.cash, s.health)
+    line.append(f" | events {s.engine.consumed} ({s.replayed} replayed) | feed "
+                f"{feed_states(s.health)}")
     return line
 
 
-__all__ = ["InputError", "paper_command", "status_line"]
+def account_line(engine: PaperEngine, cash: Decimal, health: Mapping[Any, FeedHealth]
+                 ) -> Text:
+    """Equity, PnL against ``cash``, positions and open orders (paper and live)."""
+    pf = engine.portfolio
+    equity = pf.money(pf.equity())
+    pnl = equity - cash
+    positions = " ".join(f"{pf.instruments[iid].symbol} {pf.instruments[iid].quantity(p.qty)}"
+                         for iid, p in pf.positions.items() if p.qty) or "flat"
+    line = Text()
+    line.append(f"equity {equity:.2f} ", style="bold")
+    line.append(f"pnl {pnl:+.2f} ", style="green" if pnl >= 0 else "red")
+    line.append(f"| {positions} | open orders {len(engine.om.open_orders)}")
+    return line
+
+
+def feed_states(health: Mapping[Any, FeedHealth]) -> str:
+    return ",".join(sorted({h.state.value for h in health.values()}) or ["starting"])
+
+
+__all__ = ["InputError", "account_line", "feed_states", "paper_command", "status_line"]

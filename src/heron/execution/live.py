@@ -84,13 +84,13 @@ class LiveExecution:
         self.bars: dict[str, Any] = {}
         self.books: dict[str, Any] = {}
         self.counters: Counter[str] = Counter()
-        self.trades: set[tuple[str, str]] = set()       # (instrument id, trade id) applied
         self.to_heron: dict[str, str] = {}              # venue client id -> heron id
         self.by_venue_id: dict[str, str] = {}           # venue order id -> heron id
         self.unresolved: set[str] = set()               # lost placements not yet found
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._shape_ts: dict[str, int] = {}   # venue time of each order's applied shape
         self._sent_at: dict[str, int] = {}    # wall time each placement was started
+        self._unbookable: set[tuple[str, str]] = set()  # fills of orders heron closed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_fill_ns = 0
 
@@ -101,8 +101,7 @@ class LiveExecution:
             self._register(record.client_order_id)
         elif isinstance(record, OrderAccepted):
             self.by_venue_id[record.venue_order_id] = record.client_order_id
-        elif isinstance(record, OrderFilled):
-            self.trades.add((record.instrument_id, record.trade_id))
+        elif isinstance(record, OrderFilled):  # its trade id: the order manager's trade_ids
             self.by_venue_id.setdefault(record.venue_order_id, record.client_order_id)
             self.last_fill_ns = max(self.last_fill_ns, record.ts_event)
 
@@ -408,12 +407,11 @@ class LiveExecution:
 
     def on_fills(self, fills: Iterable[VenueFill]) -> None:
         """Apply executions (stream or REST), each once."""
+        booked = self.om.trade_ids  # filled as each OrderFilled is applied
         for fill in fills:
-            key = (fill.instrument_id, fill.trade_id)
-            if key in self.trades:
+            if (fill.instrument_id, fill.trade_id) in booked:
                 self.counters["duplicate_fills"] += 1
                 continue
-            self.trades.add(key)
             self._apply_fill(fill)
 
     def _apply_fill(self, fill: VenueFill) -> None:
@@ -431,9 +429,12 @@ class LiveExecution:
                 self.emit(OrderAccepted(fill.ts, now, cid, order.instrument_id,
                                         fill.venue_order_id))
             if not (order.is_open or order.status is OrderStatus.SUBMITTED):
-                self.counters["fills_after_close"] += 1
-                log.error("%s: fill %s for closed order %s", self.client.venue,
-                          fill.trade_id, cid)
+                key = (fill.instrument_id, fill.trade_id)
+                if key not in self._unbookable:  # reconciliation reports it as a mismatch
+                    self._unbookable.add(key)
+                    self.counters["fills_after_close"] += 1
+                    log.error("%s: fill %s for closed order %s", self.client.venue,
+                              fill.trade_id, cid)
                 return
         self.counters["fills"] += 1
         self.last_fill_ns = max(self.last_fill_ns, fill.ts)

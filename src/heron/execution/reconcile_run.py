@@ -38,8 +38,8 @@ async def reconcile_pass(engine: LiveEngine, run_dir: Path | None, *,
     om = engine.om
     since = max(execution.last_fill_ns - 5_000_000_000, execution.since_ns)
     now = time.time_ns()
+    # since >= the run's start: the venue returns no fill from before the run
     snap = await snapshot(client, engine.instruments, since or None, ts=now)
-    snap.fills[:] = [f for f in snap.fills if f.ts >= execution.since_ns]
     closed = await fetch_missing(client, om, snap)
     report = reconcile(om, snap, currency=engine.instruments[0].quote_currency, ts=now,
                        client_ids=client_id_map(om, client.venue_client_id), closed=closed)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from fractions import Fraction
-from math import floor
 from typing import Any
 
 import msgspec
@@ -37,6 +36,7 @@ from heron.model.instrument import Instrument
 from heron.node.paper import PaperEngine
 from heron.strategy.base import Strategy
 from heron.venues.sim.config import SimVenueConfig
+from heron.venues.sim.margin import MarginDesk
 
 
 class LiveEngine(PaperEngine):
@@ -58,6 +58,7 @@ class LiveEngine(PaperEngine):
         for router in self.targets.routers.values():
             router.traits = VenueTraits(supports_amend=client.supports_amend)
         self.denied_by_state = 0
+        self._margin = MarginDesk(self.portfolio, self.portfolio.instruments, None)
         self.restricted_by_reconcile = False  # the trading state is reconciliation's doing
 
     # -- restart -------------------------------------------------------------------------
@@ -86,19 +87,18 @@ class LiveEngine(PaperEngine):
         super().send(cmd)
 
     def _sized(self, cmd: SubmitOrder) -> SubmitOrder:
-        """An equity-fraction order with its quantity, from equity at the last mark."""
+        """An equity-fraction order with its quantity: the simulated venue's sizing rule,
+        applied at the limit price or the last mark (margin at the instrument's rate,
+        the taker fee on the whole notional)."""
         if cmd.quantity or cmd.equity_fraction is None:
             return cmd
-        pf = self.portfolio
-        inst = pf.instruments[cmd.instrument_id]
-        mark = cmd.price or pf.marks.get(cmd.instrument_id)
-        per_lot = pf.positions[cmd.instrument_id].money(mark) if mark else 0
-        free = pf.equity() - pf.margin_used(exclude=cmd.instrument_id)
-        if per_lot <= 0 or free <= 0:
+        iid = cmd.instrument_id
+        mark = cmd.price or self.portfolio.marks.get(iid)
+        if not mark:
             return cmd  # stays 0 lots: the venue client refuses it with the reason
-        cost = per_lot * (Fraction(inst.margin_init) + Fraction(inst.taker_fee))
-        lots = floor(Fraction(Decimal(cmd.equity_fraction)) * free / cost)
-        return msgspec.structs.replace(cmd, quantity=max(lots, 0))
+        lots = self._margin.lots_for_fraction(iid, Fraction(cmd.equity_fraction), mark,
+                                              self.portfolio.instruments[iid].taker_fee)
+        return msgspec.structs.replace(cmd, quantity=lots)
 
     def _forbidden(self, cmd: SubmitOrder) -> str | None:
         state = self.trading_state

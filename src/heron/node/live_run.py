@@ -28,7 +28,6 @@ import asyncio
 import gc
 import logging
 import secrets
-import signal
 import string
 import time
 from collections.abc import Callable
@@ -39,7 +38,6 @@ from typing import Any
 
 import msgspec
 
-from heron.core.files import write_bytes_atomic
 from heron.core.journal import decode_record
 from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
@@ -51,7 +49,7 @@ from heron.model.events import Record
 from heron.model.feed import FeedHealth
 from heron.model.instrument import Instrument
 from heron.node.live import LiveEngine
-from heron.node.paper_run import bar_ns, fetch_warmup
+from heron.node.paper_run import bar_ns, fetch_warmup, run_until_stopped
 from heron.node.paper_state import PaperConfig, PaperState
 from heron.strategy.registry import strategy_class
 
@@ -68,29 +66,18 @@ class LiveConfig(PaperConfig, frozen=True, kw_only=True, forbid_unknown_fields=T
     started_ns: int = 0
 
 
-class _Stored(msgspec.Struct, frozen=True):
-    config: LiveConfig
-    instruments: list[dict[str, Any]]
-
-
 class LiveState(PaperState):
     """A live run's state directory: ``run.json``, ``journal.sqlite``, ``reconcile/``."""
 
-    def stored(self) -> tuple[LiveConfig, list[Instrument]] | None:
-        path = self.dir / "run.json"
-        if not path.exists():
-            return None
-        try:
-            stored = msgspec.json.decode(path.read_bytes(), type=_Stored)
-        except msgspec.DecodeError as exc:
-            raise InputError(f"{path} is not a heron live run ({exc}); pass another "
-                             "--state") from None
-        return stored.config, [Instrument.from_dict(d) for d in stored.instruments]
+    config_type = LiveConfig
+    kind = "live"
 
-    def save(self, config: PaperConfig, instruments: list[Instrument]) -> None:
-        assert isinstance(config, LiveConfig)
-        body = _Stored(config, [i.to_dict() for i in instruments])
-        write_bytes_atomic(self.dir / "run.json", msgspec.json.format(msgspec.json.encode(body)))
+    def stored(self) -> tuple[LiveConfig, list[Instrument]] | None:
+        got = super().stored()
+        if got is None:
+            return None
+        assert isinstance(got[0], LiveConfig)  # config_type decoded it
+        return got[0], got[1]
 
     @property
     def evidence(self) -> Path:
@@ -256,28 +243,13 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
             done.set()
 
     session.redirect(on_event)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, done.set)
-    feed = asyncio.create_task(session.run())
-    private = asyncio.create_task(engine.execution.run_streams(done, poll_s=poll_s))
-    ticker = asyncio.create_task(_flush(engine, status, on_status))
-    checker = asyncio.create_task(_reconcile_every(engine, status, run_dir, reconcile_s, done))
     try:
-        await asyncio.wait_for(done.wait(), duration_s)
-    except TimeoutError:
-        pass
+        await run_until_stopped(session, done, duration_s, [
+            engine.execution.run_streams(done, poll_s=poll_s),
+            _flush(engine, status, on_status),
+            _reconcile_every(engine, status, run_dir, reconcile_s, done)])
     finally:
-        done.set()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        ticker.cancel()
-        private.cancel()
-        checker.cancel()
-        await session.stop()
-        feed.cancel()
-        await asyncio.gather(feed, ticker, private, checker, return_exceptions=True)
-        await engine.execution.drain()
+        await engine.execution.drain()  # every request sent gets its answer journaled
         if on_status is not None:
             on_status(status)
 

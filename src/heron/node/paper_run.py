@@ -17,7 +17,7 @@ import asyncio
 import gc
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -230,25 +230,39 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
             done.set()
 
     session.redirect(on_event)
+    try:
+        await run_until_stopped(session, done, duration_s,
+                                [_flush(engine, log, status, on_status)])
+    finally:
+        log.flush(sync=True)
+        if on_status is not None:
+            on_status(status)
+
+
+async def run_until_stopped(session: LiveSession, done: asyncio.Event,
+                            duration_s: float | None,
+                            workers: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the feed and ``workers`` until ``done`` is set (a stop condition, SIGINT,
+    SIGTERM) or ``duration_s`` has passed; then stop the feed and the workers (paper and
+    live runs stop the same way)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     feed = asyncio.create_task(session.run())
-    ticker = asyncio.create_task(_flush(engine, log, status, on_status))
+    tasks = [asyncio.create_task(work) for work in workers]
     try:
         await asyncio.wait_for(done.wait(), duration_s)
     except TimeoutError:
         pass
     finally:
+        done.set()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        ticker.cancel()
+        for task in tasks:
+            task.cancel()
         await session.stop()
         feed.cancel()
-        await asyncio.gather(feed, ticker, return_exceptions=True)
-        log.flush(sync=True)
-        if on_status is not None:
-            on_status(status)
+        await asyncio.gather(feed, *tasks, return_exceptions=True)
 
 
 async def _flush(engine: PaperEngine, log: InputLog, status: PaperStatus,
@@ -265,4 +279,5 @@ async def _flush(engine: PaperEngine, log: InputLog, status: PaperStatus,
             on_status(status)
 
 
-__all__ = ["PaperConfig", "PaperState", "PaperStatus", "bar_ns", "build_engine", "run_paper"]
+__all__ = ["PaperConfig", "PaperState", "PaperStatus", "bar_ns", "build_engine", "run_paper",
+           "run_until_stopped"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar, cast
 
 import msgspec
 
@@ -42,13 +42,20 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     warmup: int = 0   # closed bars fetched from the venue's history at the first start
 
 
-class _Stored(msgspec.Struct, frozen=True):
-    config: PaperConfig
+C = TypeVar("C", bound=PaperConfig)
+
+
+class _Stored(msgspec.Struct, Generic[C], frozen=True):
+    config: C
     instruments: list[dict[str, Any]]
 
 
 class PaperState:
     """The files of one paper run; holds its lock while open."""
+
+    #: what ``run.json`` holds (a live run's state stores a :class:`LiveConfig`)
+    config_type: type[PaperConfig] = PaperConfig
+    kind = "paper"
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
@@ -82,9 +89,10 @@ class PaperState:
         if not path.exists():
             return None
         try:
-            stored = msgspec.json.decode(path.read_bytes(), type=_Stored)
+            kind = cast(Any, _Stored)[self.config_type]  # a runtime type argument
+            stored = msgspec.json.decode(path.read_bytes(), type=kind)
         except msgspec.DecodeError as exc:
-            raise InputError(f"{path} is not a heron paper run ({exc}); pass another "
+            raise InputError(f"{path} is not a heron {self.kind} run ({exc}); pass another "
                              "--state") from None
         return stored.config, [Instrument.from_dict(d) for d in stored.instruments]
 

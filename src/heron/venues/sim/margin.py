@@ -53,14 +53,20 @@ class MarginDesk:
     def size_for_fraction(self, order: SimOrder, ticks: int, fee_rate: Decimal) -> int:
         """Lots that ``order.fraction`` of free equity buys at ``ticks`` (fees included)."""
         assert order.fraction is not None
+        return self.lots_for_fraction(order.instrument_id, order.fraction, ticks, fee_rate)
+
+    def lots_for_fraction(self, iid: str, fraction: Fraction, ticks: int,
+                          fee_rate: Decimal) -> int:
+        """Lots that ``fraction`` of free equity buys on ``iid`` at ``ticks`` (a live run
+        sizes its orders this way before sending, the simulated venue at the fill)."""
         pf = self.portfolio
-        free = pf.equity() - pf.margin_used(exclude=order.instrument_id)
-        per_lot = pf.positions[order.instrument_id].money(ticks)
+        free = pf.equity() - pf.margin_used(exclude=iid)
+        per_lot = pf.positions[iid].money(ticks)
         if free <= 0 or per_lot <= 0:
             return 0
         # margin is a fraction of the notional, but the fee is paid on all of it
-        cost = per_lot * (Fraction(self.init_rate[order.instrument_id]) + Fraction(fee_rate))
-        return floor(order.fraction * free / cost)
+        cost = per_lot * (Fraction(self.init_rate[iid]) + Fraction(fee_rate))
+        return floor(fraction * free / cost)
 
     def problem(self, order: SimOrder, lots: int, ticks: int, fee_rate: Decimal) -> str | None:
         """Why this fill cannot happen for lack of margin, or None if it can."""
