@@ -7,8 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 import heron
 from heron.model.events import AmendOrder, CancelOrder, OrderFilled, SubmitOrder
 from heron.model.orders import OrderStatus, OrderType
@@ -88,8 +86,7 @@ def test_tags_link_the_pair_and_only_protective_orders_are_amended_or_canceled()
     assert groups and all(legs == {"sl", "tp"} for legs in groups.values())
 
 
-@pytest.mark.parametrize("flat", [True])
-def test_protect_without_a_position_sends_nothing(flat: bool) -> None:
+def test_protect_without_a_position_sends_nothing() -> None:
     class Eager(Strategy):
         name = "eager"
 
