@@ -148,10 +148,11 @@ class Stamps:
 
     ccxt: int = 0
     lim_ns: int = 0
+    task: int = 0  # the order's task took its first step
     sent: dict[str, int] = field(default_factory=dict)  # method -> last write of ORDER_PATH
 
     def reset(self) -> None:
-        self.ccxt = self.lim_ns = 0
+        self.ccxt = self.lim_ns = self.task = 0
         self.sent.clear()
 
 
@@ -188,6 +189,21 @@ def stamp_calls(exchange: Any, stamps: Stamps, names: Sequence[str]) -> None:
                 return await original(*args, **kwargs)
             return entered
         setattr(exchange, name, wrap(original))
+
+
+def stamp_tasks(execution: Any, stamps: Stamps, names: Sequence[str]) -> None:
+    """Stamp when the task of a command (``_submit``, ``_cancel``) takes its first step:
+    from the strategy's call returning until then, the order waits on the event loop's
+    ready queue behind whatever else is due (stream messages, other orders' replies)."""
+    for name in names:
+        original = getattr(execution, name)
+
+        def wrap(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def started(*args: Any, **kwargs: Any) -> Any:
+                stamps.task = now_ns()
+                return await original(*args, **kwargs)
+            return started
+        setattr(execution, name, wrap(original))
 
 
 def stamp_limiter(limiter: Any, stamps: Stamps) -> None:
@@ -228,7 +244,8 @@ def unthrottled_limiter() -> Any:
 class Samples:
     """Named int64 columns, one row per measured cycle."""
 
-    NAMES = ("heron", "ccxt", "total", "limiter", "reply", "c_heron", "c_ccxt", "c_total",
+    NAMES = ("heron", "call", "queue", "task", "code", "ccxt", "total", "limiter", "reply",
+             "c_heron", "c_call", "c_queue", "c_task", "c_code", "c_ccxt", "c_total",
              "c_reply")
 
     def __init__(self, capacity: int) -> None:
@@ -342,6 +359,8 @@ class Heron:
             book_streams=set(), quote_streams=set(), book_rules={}, header={"bench": "exec"},
             id_tag="B")
         self.engine.start()
+        gc.freeze()  # as heron live does once started: long-lived objects out of full GCs
+        stamp_tasks(self.engine.execution, self.stamps, ("_submit", "_cancel"))
         self._tasks.append(asyncio.create_task(self._flush()))
         if self.streams:
             self._tasks.append(asyncio.create_task(
@@ -355,10 +374,10 @@ class Heron:
                 raise SystemExit("the user-data stream never delivered an update")
 
     async def _flush(self) -> None:
-        """live_run._flush: the journal written through every 100 ms."""
+        """live_run._flush: the journal written through every 100 ms (off the loop)."""
         while True:
             await asyncio.sleep(0.1)
-            self.engine.journal.flush()
+            await self.engine.journal.flush_off_loop()
 
     async def close(self) -> None:
         self._stop.set()
@@ -386,7 +405,7 @@ class Heron:
         trader.target_orders([Target(side, inst.lots(QTY), inst.ticks(BUY_PX if buy
                                                                         else SELL_PX),
                                      key="q", post_only=True)])
-        return next(reversed(self.engine.om.orders))
+        return str(next(reversed(self.engine.om.orders)))
 
     def _undo(self, mode: str, cid: str) -> None:
         if mode == "submit":
@@ -402,17 +421,24 @@ class Heron:
         st.reset()
         t0 = now_ns()
         cid = self._decide(mode, i)
+        back = now_ns()
         reply = await trader.expect(cid, OrderStatus.ACCEPTED)
-        place = (t0, st.ccxt, st.lim_ns, st.sent.get("POST", 0), reply)
+        place = (t0, st.ccxt, st.lim_ns, st.sent.get("POST", 0), reply, back, st.task)
         st.reset()
         c0 = now_ns()
         self._undo(mode, cid)
+        c_back = now_ns()
         c_reply = await trader.expect(cid, OrderStatus.CANCELED)
         if samples is not None:
-            t0, ccxt, lim, t1, reply = place
+            t0, ccxt, lim, t1, reply, back, task = place
             c1 = st.sent.get("DELETE", 0)
-            samples.add(heron=ccxt - t0 + lim, ccxt=t1 - ccxt - lim, total=t1 - t0,
+            samples.add(heron=ccxt - t0 + lim, call=back - t0, queue=task - back,
+                        task=ccxt - task + lim, code=back - t0 + ccxt - task + lim,
+                        ccxt=t1 - ccxt - lim, total=t1 - t0,
                         limiter=lim, reply=reply - t0, c_heron=st.ccxt - c0 + st.lim_ns,
+                        c_call=c_back - c0, c_queue=st.task - c_back,
+                        c_task=st.ccxt - st.task + st.lim_ns,
+                        c_code=c_back - c0 + st.ccxt - st.task + st.lim_ns,
                         c_ccxt=c1 - st.ccxt - st.lim_ns, c_total=c1 - c0,
                         c_reply=c_reply - c0)
 
@@ -597,15 +623,25 @@ LAT_HEADERS = ["client", "decision", "request", "part", "p50 µs", "p90 µs", "p
 
 def latency_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
-    parts = [("place", "heron", "heron"), ("place", "limiter", "of which rate limiter"),
+    parts = [("place", "heron", "heron"),
+             ("place", "call", "1. the strategy's call (risk, order manager, journal)"),
+             ("place", "queue", "2. the order's task waits on the event loop"),
+             ("place", "task", "3. the task, to ccxt (rate limiter included)"),
+             ("place", "limiter", "of which rate limiter"),
+             ("place", "code", "heron's own code (1 + 3)"),
              ("place", "ccxt", "ccxt + aiohttp"),
              ("place", "total", "total → bytes"), ("place", "reply", "reply (round trip)"),
-             ("cancel", "c_heron", "heron"), ("cancel", "c_ccxt", "ccxt + aiohttp"),
+             ("cancel", "c_heron", "heron"),
+             ("cancel", "c_call", "1. the strategy's call (risk, order manager, journal)"),
+             ("cancel", "c_queue", "2. the order's task waits on the event loop"),
+             ("cancel", "c_task", "3. the task, to ccxt (rate limiter included)"),
+             ("cancel", "c_code", "heron's own code (1 + 3)"),
+             ("cancel", "c_ccxt", "ccxt + aiohttp"),
              ("cancel", "c_total", "total → bytes"), ("cancel", "c_reply", "reply (round trip)")]
     for r in results:
         for request, key, label in parts:
-            if r["client"] == "bare ccxt" and key in ("heron", "limiter", "c_heron",
-                                                       "total", "c_total"):
+            if r["client"] == "bare ccxt" and key not in ("ccxt", "reply", "c_ccxt",
+                                                           "c_reply"):
                 continue
             s = r[key]
             rows.append([r["client"], r["mode"], request, label, _us(s["p50"]), _us(s["p90"]),

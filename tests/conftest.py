@@ -58,6 +58,22 @@ def loopback_exchange(key: str, secret: str, *, speed: float = 0.0,
         yield server
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/pg_server.py; ``HERON_PG_URL``
+    overrides); the test is skipped, saying why, where none can be started."""
+    import pg_server
+
+    try:
+        server = pg_server.start()
+    except pg_server.PgUnavailable as exc:
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield server.url
+    finally:
+        pg_server.stop(server)
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (a venue that is down)."""
     with socket.socket() as sock:

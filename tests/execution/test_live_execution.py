@@ -317,7 +317,7 @@ def test_an_order_the_venue_refuses_is_rejected_before_or_by_the_venue(
 
     engine = live(server, tmp_path, body, streams=False)
     reasons = dict(engine.om.rejections)
-    assert reasons[state["small"]].startswith("not sent: notional")   # caught before sending
+    assert reasons[state["small"]].startswith("min_notional: notional")  # risk: never sent
     assert "(-2019)" in reasons[state["big"]] and "add margin" in reasons[state["big"]]
     assert placements(server) == 1
 

@@ -14,13 +14,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from heron.cli.account import balances_command, positions_command
+from heron.cli.audit import audit_app
 from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
 from heron.cli.emulator import emulator_command
 from heron.cli.feed import feed_command
 from heron.cli.journal import journal_app
+from heron.cli.kill import kill_command
 from heron.cli.live import live_command
 from heron.cli.order import order_app
 from heron.cli.paper import paper_command
@@ -45,10 +48,12 @@ app.command("feed")(feed_command)
 app.command("record")(record_command)
 app.command("paper")(paper_command)
 app.command("live")(live_command)
+app.command("kill")(kill_command)
 app.command("reconcile")(reconcile_command)
 app.command("emulator")(emulator_command)
 app.command("trades")(trades_command)
 app.add_typer(journal_app, name="journal")
+app.add_typer(audit_app, name="audit")
 app.add_typer(data_app, name="data")
 app.add_typer(order_app, name="order")
 app.command("positions")(positions_command)
@@ -76,7 +81,9 @@ def main() -> None:
     except HeronError as exc:
         if os.environ.get("HERON_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] {scrub(str(exc))}", highlight=False, soft_wrap=True)
+        # escaped: messages name TOML tables ("[limits] ..."), which are not markup
+        err.print(f"[bold red]error:[/] {escape(scrub(str(exc)))}", highlight=False,
+                  soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -15,6 +15,7 @@ from heron.cli.config import BacktestConfig, load_config
 from heron.errors import InvalidConfiguration
 from heron.node.api import backtest
 from heron.node.result import BacktestResult
+from heron.risk.config import RiskConfig, load_risk
 
 out = Console()
 err = Console(stderr=True)
@@ -44,7 +45,14 @@ def backtest_command(
     json: Annotated[str | None, Opt("--json", help="write the results as JSON here")] = None,
     report: Annotated[str | None, Opt(help="write a self-contained HTML report here")] = None,
     journal: Annotated[str | None, Opt(help="write the SQLite journal here")] = None,
+    db: Annotated[str | None, Opt(help="write the journal to this database instead: "
+                                  "postgresql://user@host:port/dbname (a new run id, "
+                                  "printed) or sqlite:///PATH")] = None,
     quiet: Annotated[bool, Opt(help="no progress bar or summary table")] = False,
+    risk: Annotated[Path | None, Opt(help="risk file: [limits], [state], [portfolio] "
+                                     "(TOML, docs/risk.md)")] = None,
+    log_json: Annotated[bool, Opt(help="JSON log lines on stderr (run, strategy, order "
+                                  "id)")] = False,
 ) -> None:
     """Backtest a strategy on bars; flags override the optional TOML config."""
     base = load_config(config) if config is not None else BacktestConfig()
@@ -52,27 +60,36 @@ def backtest_command(
              "fee_bps": fee_bps, "slippage_bps": slippage_bps, "fill": fill,
              "tick_size": tick_size, "lot_size": lot_size, "kind": kind, "leverage": leverage,
              "volume_share": volume_share, "funding": funding, "json": json, "report": report,
-             "journal": journal}
+             "journal": _journal_target(journal, db)}
     merged = msgspec.structs.replace(base, **{k: v for k, v in flags.items() if v is not None})
     params = {**merged.params, **_parse_params(param or [])}
+    limits = load_risk(risk) if risk is not None else None  # refused before any work
+    if log_json:
+        from heron.observe.logs import bind_run, configure_logging
+
+        configure_logging(json=True)
+        bind_run(run="backtest", strategy=merged.strategy or "", venue="SIM")
     if merged.data is None:
         raise InvalidConfiguration("no data given; pass --data PATH or set data in the config")
     for target in (merged.json, merged.report, merged.journal):
-        if target is not None:
+        if target is not None and "://" not in target:
             _check_writable(Path(target))
-    result = _run(merged, params, quiet)
+    result = _run(merged, params, quiet, limits)
     _write_outputs(result, merged)
     if not quiet:
         _summary(result, merged)
+    elif merged.journal and "://" in merged.journal:  # the run id is the way back to it
+        out.print(f"journal run: {result.engine.journal.run_id}")
 
 
-def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool) -> BacktestResult:
+def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool,
+         limits: RiskConfig | None = None) -> BacktestResult:
     kwargs: dict[str, Any] = {
         "strategy": cfg.strategy, "params": params, "symbol": cfg.symbol, "cash": cfg.cash,
         "fee_bps": cfg.fee_bps, "slippage_bps": cfg.slippage_bps, "fill": cfg.fill,
         "tick_size": cfg.tick_size, "lot_size": cfg.lot_size, "kind": cfg.kind,
         "leverage": cfg.leverage, "volume_share": cfg.volume_share, "journal": cfg.journal,
-        "funding": cfg.funding,
+        "funding": cfg.funding, "risk": limits,
     }
     assert cfg.data is not None
     if quiet or not err.is_terminal:
@@ -85,6 +102,17 @@ def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool) -> BacktestRe
             bar.update(task, completed=done, total=total)
 
         return backtest(cfg.data, progress=tick, **kwargs)
+
+
+def _journal_target(journal: str | None, db: str | None) -> str | None:
+    """``--journal PATH`` or ``--db URL`` (a plain path or sqlite:/// is the same file)."""
+    if db is None:
+        return journal
+    if journal is not None:
+        raise InvalidConfiguration("pass --journal PATH or --db URL, not both")
+    if db.startswith("sqlite:///"):
+        return db[len("sqlite:///"):]
+    return db
 
 
 def _parse_params(items: list[str]) -> dict[str, str]:
@@ -130,7 +158,11 @@ def _summary(result: BacktestResult, cfg: BacktestConfig) -> None:
         table.add_row(name, value)
     out.print(table)
     for label, path in (("json", cfg.json), ("report", cfg.report), ("journal", cfg.journal)):
-        if path:
+        if path and "://" in path:
+            from heron.core.db import display
+
+            out.print(f"{label}: {display(path)} run {result.engine.journal.run_id}")
+        elif path:
             out.print(f"{label}: {path}")
 
 

@@ -9,8 +9,7 @@ started with other options, or in use); 3 a bug.
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +20,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from heron.node.live_run import LiveStatus
+    from heron.venues.credentials import Credentials
 
 err = Console(stderr=True)
 Opt = typer.Option
@@ -45,6 +45,8 @@ def live_command(
                                          "HERON_<VENUE>_API_KEY / _API_SECRET")] = None,
     warmup: Annotated[int | None, Opt(min=0, help="closed bars of history fetched at each "
                                       "start, so indicators are ready at once")] = None,
+    risk: Annotated[Path | None, Opt(help="risk file: [limits], [state], [portfolio] (TOML, "
+                                     "docs/risk.md); kept with the state")] = None,
     stop_after: Annotated[int | None, Opt(min=0, help="stop after N market events")] = None,
     duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
     poll: Annotated[float, Opt(min=0.1, help="seconds between REST catch-ups of orders "
@@ -54,24 +56,35 @@ def live_command(
     stale: Annotated[float, Opt(help="seconds without market data before reconnecting")
                      ] = 30.0,
     quiet: Annotated[bool, Opt(help="no status line")] = False,
+    metrics_port: Annotated[int | None, Opt(min=0, max=65535, help="serve Prometheus "
+                                            "metrics at http://HOST:PORT/metrics")] = None,
+    metrics_host: Annotated[str, Opt(help="address for --metrics-port")] = "127.0.0.1",
+    log_json: Annotated[bool, Opt(help="JSON log lines on stderr (with run, strategy, "
+                                  "instrument, order id)")] = False,
 ) -> None:
     """Trade a strategy on a venue account; Ctrl-C stops (orders stay), --state resumes."""
     from heron.cli.backtest import _parse_params
+    from heron.cli.paper import print_final
+    from heron.core.writer_lock import WriterLock
     from heron.data.feeds.session import FeedOptions
     from heron.errors import InputError
     from heron.node.live_run import LiveConfig, LiveState, run_live
     from heron.node.paper_state import resolve_config
+    from heron.observe.logs import bind_run, configure_logging
+    from heron.observe.metrics_server import MetricsEndpoint
+    from heron.risk.config import risk_text
     from heron.venues.ccxt.client import CcxtClient
     from heron.venues.ccxt.dialect import dialect_for
     from heron.venues.credentials import load_credentials
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(json=log_json)
+    metrics_at = None if metrics_port is None else MetricsEndpoint(metrics_port, metrics_host)
     given = {"strategy": strategy, "venue": venue, "symbols": symbol or None,
              "streams": streams.split(",") if streams else None,
              "params": _parse_params(param) if param else None, "bar": bar,
-             "warmup": warmup}
+             "warmup": warmup, "risk": risk_text(risk)}
     st = LiveState(state)
+    stack = contextlib.ExitStack()
     try:
         stored = st.stored()
         resolved = resolve_config(given, stored[0] if stored else None)
@@ -83,10 +96,15 @@ def live_command(
         else:
             cfg = LiveConfig(**{k: getattr(resolved, k) for k in resolved.__struct_fields__},
                              testnet=testnet)
+        bind_run(run=st.dir.name, strategy=cfg.strategy, venue=cfg.venue)  # the last line too
         credentials = load_credentials(cfg.venue, key_file=key_file)
         client = CcxtClient(dialect_for(cfg.venue), credentials, cfg.symbols,
                             endpoint=endpoint, testnet=cfg.testnet)
-        view = None if quiet else Live(console=err, refresh_per_second=4, transient=False)
+        # one writer per account and journal (heron.core.writer_lock), for the run's life
+        writer = WriterLock(st.journal, f"{cfg.venue}:{account_key(cfg.testnet, credentials)}")
+        stack.enter_context(writer)
+        view = None if quiet or log_json else Live(console=err, refresh_per_second=4,
+                                                   transient=False)
         draw = None if view is None else (lambda s: view.update(status_line(s)))
         if view is not None:
             view.start()
@@ -95,13 +113,23 @@ def live_command(
                                          stop_after=stop_after, duration_s=duration,
                                          options=FeedOptions(stale_after_s=stale),
                                          on_status=draw, poll_s=poll,
-                                         reconcile_s=reconcile))
+                                         reconcile_s=reconcile, metrics_at=metrics_at))
         finally:
             if view is not None:
                 view.stop()
-        err.print(status_line(final))
+        print_final(status_line(final), log_json)
     finally:
+        stack.close()
         st.close()
+
+
+def account_key(testnet: bool, credentials: Credentials) -> str:
+    """Who the account is, without its secret: a hash of the API key (or the wallet)."""
+    import hashlib
+
+    ident = credentials.api_key or credentials.wallet or ""
+    env = "testnet" if testnet else "live"
+    return f"{env}:{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
 
 def status_line(s: LiveStatus) -> Text:
@@ -110,7 +138,7 @@ def status_line(s: LiveStatus) -> Text:
 
     line = account_line(s.engine, s.cash, s.health)
     differences = f" ({s.mismatches} differences)" if s.mismatches else ""
-    line.append(f" | {s.engine.trading_state.value}{differences} | events {s.live} "
+    line.append(f" | {s.engine.machine.state.value}{differences} | events {s.live} "
                 f"| feed {feed_states(s.health)}")
     return line
 

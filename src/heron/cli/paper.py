@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -52,29 +51,42 @@ def paper_command(
                                         "emulator)")] = None,
     warmup: Annotated[int | None, Opt(min=0, help="closed bars of history fetched at the "
                                       "first start, so indicators are ready at once")] = None,
+    risk: Annotated[Path | None, Opt(help="risk file: [limits], [state], [portfolio] (TOML, "
+                                     "docs/risk.md); kept with the state")] = None,
     stop_after: Annotated[int | None, Opt(min=0, help="stop when the run has consumed N "
                                           "market events in all")] = None,
     duration: Annotated[float | None, Opt(min=0, help="stop after S seconds")] = None,
     stale: Annotated[float, Opt(help="seconds without data before reconnecting")] = 30.0,
     quiet: Annotated[bool, Opt(help="no status line")] = False,
+    metrics_port: Annotated[int | None, Opt(min=0, max=65535, help="serve Prometheus "
+                                            "metrics at http://HOST:PORT/metrics")] = None,
+    metrics_host: Annotated[str, Opt(help="address for --metrics-port")] = "127.0.0.1",
+    log_json: Annotated[bool, Opt(help="JSON log lines on stderr (with run, strategy, "
+                                  "instrument, order id)")] = False,
 ) -> None:
     """Paper-trade a strategy on a live feed; Ctrl-C stops, the same --state resumes."""
     from heron.cli.backtest import _parse_params
     from heron.data.feeds.session import FeedOptions
     from heron.node.paper_run import run_paper
     from heron.node.paper_state import PaperState, resolve_config
+    from heron.observe.logs import bind_run, configure_logging
+    from heron.observe.metrics_server import MetricsEndpoint
+    from heron.risk.config import risk_text
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(json=log_json)
+    metrics_at = None if metrics_port is None else MetricsEndpoint(metrics_port, metrics_host)
     given = {"strategy": strategy, "venue": venue, "symbols": symbol or None,
              "streams": streams.split(",") if streams else None,
              "params": _parse_params(param) if param else None, "cash": cash, "bar": bar,
-             "fee_bps": fee_bps, "slippage_bps": slippage_bps, "warmup": warmup}
+             "fee_bps": fee_bps, "slippage_bps": slippage_bps, "warmup": warmup,
+             "risk": risk_text(risk)}
     st = PaperState(state)
     try:
         stored = st.stored()
         cfg = resolve_config(given, stored[0] if stored else None)
-        live = None if quiet else Live(console=err, refresh_per_second=4, transient=False)
+        bind_run(run=st.dir.name, strategy=cfg.strategy, venue=cfg.venue)  # the last line too
+        live = None if quiet or log_json else Live(console=err, refresh_per_second=4,
+                                                   transient=False)
         draw = None if live is None else (lambda s: live.update(status_line(s)))
         if live is not None:
             live.start()
@@ -82,15 +94,24 @@ def paper_command(
             final = asyncio.run(run_paper(cfg, st, endpoint=endpoint, stop_after=stop_after,
                                           duration_s=duration,
                                           options=FeedOptions(stale_after_s=stale),
-                                          on_status=draw))
+                                          on_status=draw, metrics_at=metrics_at))
         finally:
             if live is not None:
                 live.stop()
-        err.print(status_line(final))
+        print_final(status_line(final), log_json)
     except InputError:
         raise
     finally:
         st.close()
+
+
+def print_final(line: Text, log_json: bool) -> None:
+    """The run's last status line: on the console, or as a JSON log line (with
+    ``--log-json`` stderr carries JSON lines only, and no live status line)."""
+    if log_json:
+        logging.getLogger("heron.run").info("stopped: %s", line.plain)
+    else:
+        err.print(line)
 
 
 def status_line(s: PaperStatus) -> Text:
@@ -120,4 +141,5 @@ def feed_states(health: Mapping[Any, FeedHealth]) -> str:
     return ",".join(sorted({h.state.value for h in health.values()}) or ["starting"])
 
 
-__all__ = ["InputError", "account_line", "feed_states", "paper_command", "status_line"]
+__all__ = ["InputError", "account_line", "feed_states", "paper_command", "print_final",
+           "status_line"]

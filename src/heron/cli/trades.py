@@ -29,8 +29,9 @@ _WIDE = Context(prec=80)   # room for a Decimal(38, s) column value and its 8 de
 
 
 def trades_command(
-    journal: Annotated[Path, typer.Argument(
-        help="journal (--journal of a backtest) or a paper/live state directory")],
+    journal: Annotated[str, typer.Argument(
+        help="journal (--journal of a backtest), a paper/live state directory, or a "
+             "database URL given to --db (postgresql://...)")],
     out_path: Annotated[Path | None, Opt("--out", help="write the table here: .parquet or "
                                          ".csv (exact decimals)")] = None,
     include_open: Annotated[bool, Opt("--open", help="include round trips still open")
@@ -38,12 +39,16 @@ def trades_command(
     instrument: Annotated[str | None, Opt(help="only this instrument (id or symbol)")] = None,
     limit: Annotated[int, Opt(help="rows shown in the terminal (the last ones); 0 = all")
                      ] = 50,
+    run: Annotated[str | None, Opt(help="the run, where the database holds several")] = None,
 ) -> None:
     """Round trips of a run: prices, fees, funding, PnL and slippage vs decision price."""
     if out_path is not None:
         table_format(out_path)
-    path = journal / "journal.sqlite" if journal.is_dir() else journal
-    frame = journal_round_trips(path, include_open=include_open, instrument=instrument)
+    path: str | Path = journal
+    if "://" not in journal:
+        path = Path(journal) / "journal.sqlite" if Path(journal).is_dir() else Path(journal)
+    frame = journal_round_trips(path, include_open=include_open, instrument=instrument,
+                                run_id=run)
     if out_path is not None:
         write_round_trips(frame, out_path)
     _print(frame, path, limit)
@@ -52,7 +57,7 @@ def trades_command(
         out.print(f"written: {out_path}")
 
 
-def _print(frame: pl.DataFrame, path: Path, limit: int) -> None:
+def _print(frame: pl.DataFrame, path: str | Path, limit: int) -> None:
     if frame.is_empty():
         out.print(f"{path}: no round trips")
         return

@@ -6,8 +6,10 @@ The journal keeps a running SHA-256 over the payloads of all records in sequence
 two runs can be compared by one hash, and a file whose rows do not hash to the value
 in its header is known to be truncated or edited.
 
-On disk it is a SQLite database (:mod:`heron.core.journal_store`, read back and
-verified by its ``JournalReader``).
+On disk it is a database (:mod:`heron.core.journal_store`, schema in
+:mod:`heron.core.db`): a SQLite file by default, or a PostgreSQL database holding many
+runs when the location is a ``postgresql://`` URL; read back and verified by its
+``JournalReader``.
 
 Rows are inserted in batches (one transaction per ``batch_size`` records) so the journal
 never becomes the bottleneck of a backtest. A backtest journal is written to a temporary
@@ -17,8 +19,12 @@ whole or not at all. Market data is never journaled.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +36,9 @@ if TYPE_CHECKING:
     from heron.core.journal_store import JournalStore
 
 APP = "heron-journal"
-SCHEMA_VERSION = 1
+#: the database schema this heron writes (heron.core.db; older ones upgrade at open)
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
-
-#: schema_version -> function upgrading a connection from that version to the next.
-MIGRATIONS: dict[int, Any] = {}
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(JournalRecord)
@@ -50,26 +54,44 @@ class JournalWriter:
     """Appends records; keeps them in memory, and on disk when given a path."""
 
     def __init__(self, path: str | Path | None, header: dict[str, Any], *,
-                 batch_size: int = 20_000, keep: bool = True, in_place: bool = False) -> None:
+                 batch_size: int = 20_000, keep: bool = True, in_place: bool = False,
+                 run_id: str | None = None) -> None:
         self.header = header
         self.seq = 0
         self.records: list[Record] = []
-        self._keep = keep
+        #: keep every record in memory (backtests and paper runs read them back); a live
+        #: run turns it off: its memory would grow with every order, and so would the
+        #: garbage collector's full passes
+        self.keep = keep
+        self._writer: ThreadPoolExecutor | None = None  # one worker: batches stay in order
         self._hasher = hashlib.sha256()
         self._unhashed: list[bytes] = []  # payloads not yet fed to the hasher
         self._pending: list[dict[str, Any]] = []
         self._batch = batch_size
-        self._target = Path(path) if path is not None else None
+        self._target: Path | None = None
+        self._tmp: Path | None = None
         self._store: JournalStore | None = None
-        if self._target is not None:
-            from heron.core.journal_store import JournalStore
+        self.run_id = run_id or "main"
+        if path is None:
+            return
+        from heron.core.journal_store import JournalStore
 
-            # in place (paper and live runs): the file is the run's record while it runs,
-            # committed batch by batch; a backtest's appears whole when sealed
-            self._tmp = self._target if in_place else self._target.with_name(
-                f".{self._target.name}.{os.getpid()}.tmp")
-            self._tmp.unlink(missing_ok=True)
-            self._store = JournalStore(self._tmp, header)
+        if isinstance(path, str) and "://" in path and not path.startswith("sqlite:"):
+            # a server database: rows committed as they come, the run sealed at close
+            self.run_id = run_id or new_run_id(str(header.get("kind", "run")))
+            self._store = JournalStore(path, self.run_id, header)
+            self._in_place = in_place
+            return
+        target = Path(path[len("sqlite:///"):] if isinstance(path, str)
+                      and path.startswith("sqlite:///") else path)
+        self._target = target
+        # in place (paper and live runs): the file is the run's record while it runs,
+        # committed batch by batch; a backtest's appears whole when sealed
+        self._tmp = target if in_place else target.with_name(
+            f".{target.name}.{os.getpid()}.tmp")
+        self._tmp.unlink(missing_ok=True)
+        self._in_place = in_place
+        self._store = JournalStore(self._tmp, self.run_id, header)
 
     def append(self, record: Record) -> int:
         self.seq += 1
@@ -78,7 +100,7 @@ class JournalWriter:
         unhashed.append(payload)
         if len(unhashed) >= 8192:
             self._hash_pending()
-        if self._keep:
+        if self.keep:
             self.records.append(record)
         if self._store is not None:
             self._pending.append({"seq": self.seq, "ts": record.ts_event,
@@ -98,27 +120,64 @@ class JournalWriter:
         return self._hasher.hexdigest()
 
     def flush(self) -> None:
-        if self._store is not None and self._pending:
-            self._store.insert(self._pending)
-            self._pending = []
+        """Write the pending records now (after any batch still being written)."""
+        if self._store is None or not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        if self._writer is None:
+            self._store.insert(rows)
+        else:
+            self._writer.submit(self._store.insert, rows).result()
+
+    async def flush_off_loop(self) -> None:
+        """Write the pending records on a worker thread, for runs on an event loop.
+
+        A commit waits for the disk (10 ms and more), and on the loop that wait would
+        hold up every order and market event behind it; on the worker the loop goes on
+        while SQLite waits without the GIL. The records are taken from the writer before
+        the await, so appends made meanwhile go into the next batch, and one worker
+        writes batches in the order they were taken (a crash never leaves a gap)."""
+        if self._store is None or not self._pending:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="heron-journal")
+        rows, self._pending = self._pending, []
+        await asyncio.wrap_future(self._writer.submit(self._store.insert, rows))
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def close(self) -> str:
-        """Seal the journal (count + hash in ``meta``) and move it into place."""
-        if self._store is not None and self._target is not None:
+        """Seal the journal (count + hash of the run) and, for a file, move it into place."""
+        if self._store is not None:
             self.flush()
-            self._store.write_meta({"record_count": str(self.seq), "sha256": self.sha256})
+            self._stop_writer()
+            self._store.seal(self.header, self.seq, self.sha256)
             self._store.close()
             self._store = None
-            os.replace(self._tmp, self._target)
+            if self._tmp is not None and self._target is not None and self._tmp != self._target:
+                os.replace(self._tmp, self._target)
         return self.sha256
 
     def abort(self) -> None:
         """Drop a journal that will not be finished (the run failed); an in-place journal
         keeps what it committed (a resumable run rebuilds it)."""
-        if self._store is not None:
-            if self._tmp == self._target:
-                self.flush()
-            self._store.close()
-            self._store = None
-            if self._tmp != self._target:
-                self._tmp.unlink(missing_ok=True)
+        if self._store is None:
+            return
+        if self._in_place:
+            self.flush()
+        self._stop_writer()
+        if not self._in_place and self._tmp is None:
+            self._store.drop()
+        self._store.close()
+        self._store = None
+        if self._tmp is not None and not self._in_place:
+            self._tmp.unlink(missing_ok=True)
+
+
+def new_run_id(kind: str) -> str:
+    """A run id for a shared database: kind, UTC start time and 6 random hex digits."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"{kind}-{stamp}-{secrets.token_hex(3)}"

@@ -93,6 +93,9 @@ class LiveExecution:
         self._unbookable: set[tuple[str, str]] = set()  # fills of orders heron closed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_fill_ns = 0
+        #: ``(action, client_order_id)`` just before each venue call a command makes
+        #: (metrics time decision -> venue with it); None: nothing to call, nothing paid
+        self.observer: Callable[[str, str], None] | None = None
 
     # -- state from the journal ----------------------------------------------------------
     def learn(self, record: Record) -> None:
@@ -180,6 +183,8 @@ class LiveExecution:
         self._sent_at[cmd.client_order_id] = self.now()
         inst = self.client.instruments[cmd.instrument_id]
         for _ in range(self.lost_attempts):
+            if self.observer is not None:
+                self.observer("submit", cmd.client_order_id)
             try:
                 reply = await self.client.place(cmd, venue_id)
             except VenueRejected as exc:
@@ -237,6 +242,8 @@ class LiveExecution:
         if order is None:
             return
         inst = self.client.instruments[cmd.instrument_id]
+        if self.observer is not None:
+            self.observer("cancel", cmd.client_order_id)
         try:
             reply = await self.client.cancel(inst, **self._ref(order))
         except (VenueRejected, VenueUnavailable, ResponseLost) as exc:
@@ -256,6 +263,8 @@ class LiveExecution:
                       price=cmd.price if cmd.price is not None else order.price,
                       trigger_price=(cmd.trigger_price if cmd.trigger_price is not None
                                      else order.trigger_price))
+        if self.observer is not None:
+            self.observer("amend", cmd.client_order_id)
         try:
             reply = await self.client.amend(amend)
         except (VenueRejected, VenueUnavailable, ResponseLost) as exc:

@@ -14,7 +14,8 @@ The model (Binance USD-M style, ccxt's numbers by default):
   is spent: no fixed or sliding window of the venue can be overrun by heron alone;
 * the sustained rate is ccxt's own (``1000 / exchange.rateLimit`` cost units per second) and
   the per-endpoint weights are ccxt's ``api`` cost tables, read from the exchange object;
-* amounts are exact (``Fraction``) and time is integer nanoseconds from a
+* amounts are exact (integer units of a bucket's own fraction of a token; see
+  :class:`TokenBucket`) and time is integer nanoseconds from a
   :class:`heron.core.clock.Clock`, so the waits are exact and tests need no wall time.
 
 Backoff: a rate-limit answer blocks *every* request to that venue until its Retry-After (or
@@ -58,6 +59,9 @@ NS_PER_S = 1_000_000_000
 _HTTP_METHODS = frozenset({"get", "post", "put", "delete", "patch"})
 T = TypeVar("T")
 
+_Units = tuple[int, tuple[int, ...]]
+"""A request's cost in integer bucket units: weight, then one per order bucket."""
+
 Sleep = Callable[[int], Awaitable[None]]
 """Sleeps for a number of nanoseconds; injected so tests drive time themselves."""
 
@@ -99,9 +103,16 @@ class WindowLimit:
 
 
 class TokenBucket:
-    """One budget's tokens; refilled lazily from the clock, never below zero."""
+    """One budget's tokens; refilled lazily from the clock, never below zero.
 
-    __slots__ = ("capacity", "limit", "rate_per_ns", "tokens", "ts")
+    Kept in integer *units* of ``1 / scale`` token, where ``scale`` makes the refill per
+    nanosecond, the capacity and the limit whole numbers: the arithmetic of every request
+    is then a few integer operations instead of ``Fraction`` ones (tens of microseconds on
+    the order path), and still exact. A cost that is not a whole number of units (a bare
+    float weight from ccxt) is rounded *up*, so the bucket can only be more careful.
+    """
+
+    __slots__ = ("cap_units", "limit", "rate_units", "scale", "ts", "units")
 
     def __init__(self, limit: WindowLimit, now_ns: int) -> None:
         if limit.window_ns <= 0 or limit.rate_per_ns <= 0 or limit.capacity <= 0:
@@ -110,35 +121,61 @@ class TokenBucket:
                 "positive; lower rate_per_s or raise limit"
             )
         self.limit = limit
-        self.capacity = limit.capacity
-        self.rate_per_ns = limit.rate_per_ns
-        self.tokens = self.capacity
+        rate, capacity = limit.rate_per_ns, limit.capacity
+        self.scale = math.lcm(rate.denominator, capacity.denominator, limit.limit.denominator)
+        self.rate_units = int(rate * self.scale)
+        self.cap_units = int(capacity * self.scale)
+        self.units = self.cap_units
         self.ts = now_ns
+
+    @property
+    def capacity(self) -> Fraction:
+        return Fraction(self.cap_units, self.scale)
+
+    @property
+    def tokens(self) -> Fraction:
+        return Fraction(self.units, self.scale)
+
+    def units_of(self, cost: Fraction | int) -> int:
+        """``cost`` tokens in this bucket's units, rounded up."""
+        cost = Fraction(cost)
+        return -(-cost.numerator * self.scale // cost.denominator)
 
     def refill(self, now_ns: int) -> None:
         if now_ns > self.ts:
-            self.tokens = min(self.capacity, self.tokens + (now_ns - self.ts) * self.rate_per_ns)
+            self.units = min(self.cap_units, self.units + (now_ns - self.ts) * self.rate_units)
             self.ts = now_ns
+
+    def wait_units(self, cost_units: int, now_ns: int) -> int:
+        """Nanoseconds until ``cost_units`` are there (0 if they are now)."""
+        self.refill(now_ns)
+        missing = cost_units - self.units
+        return 0 if missing <= 0 else -(-missing // self.rate_units)
 
     def wait_ns(self, cost: Fraction, now_ns: int) -> int:
         """Nanoseconds until ``cost`` tokens are there (0 if they are now)."""
-        if cost > self.capacity:
+        units = self.units_of(cost)
+        if units > self.cap_units:
             raise InvalidConfiguration(
                 f"a request costing {cost} can never pass rate limit {self.limit.name!r} "
                 f"(burst {self.capacity}); raise its limit or lower its rate_per_s"
             )
+        return self.wait_units(units, now_ns)
+
+    def take_units(self, cost_units: int, now_ns: int) -> None:
         self.refill(now_ns)
-        missing = cost - self.tokens
-        return 0 if missing <= 0 else math.ceil(missing / self.rate_per_ns)
+        self.units -= cost_units
 
     def take(self, cost: Fraction, now_ns: int) -> None:
-        self.refill(now_ns)
-        self.tokens -= cost
+        self.take_units(self.units_of(cost), now_ns)
 
     def cap_at(self, remaining: Fraction, now_ns: int) -> None:
         """Lower the tokens to what the venue says is left (never raise them)."""
+        self.cap_units_at(max(0, math.floor(remaining * self.scale)), now_ns)
+
+    def cap_units_at(self, remaining_units: int, now_ns: int) -> None:
         self.refill(now_ns)
-        self.tokens = max(Fraction(0), min(self.tokens, remaining))
+        self.units = max(0, min(self.units, remaining_units))
 
 
 @dataclass(frozen=True)
@@ -242,6 +279,9 @@ class RateLimiter:
         self._blocked_until = now
         self._level = 0
         self._counters = RateLimitCounters()
+        self._known_units: dict[int, tuple[EndpointCost, _Units]] = {}
+        for cost in config.costs.values():
+            self._known_units[id(cost)] = (cost, self._convert(cost))
 
     @property
     def blocked_until_ns(self) -> int:
@@ -272,32 +312,56 @@ class RateLimiter:
                 ) from None
         return EndpointCost(exact(endpoint_or_cost))
 
-    def _wait_ns(self, cost: EndpointCost, now: int) -> int:
+    def _units(self, cost: EndpointCost) -> _Units:
+        """The cost in each bucket's integer units (from the table built at start for the
+        venue's endpoints), refused when it can never fit in a bucket's burst."""
+        known = self._known_units.get(id(cost))
+        units = known[1] if known is not None and known[0] is cost else self._convert(cost)
+        weight, orders = units
+        if weight > self._weight.cap_units:
+            self._refuse(cost.weight, self._weight)
+        for bucket, n in zip(self._orders, orders, strict=False):
+            if n > bucket.cap_units:
+                self._refuse(cost.orders, bucket)
+        return units
+
+    def _convert(self, cost: EndpointCost) -> _Units:
+        weight = self._weight.units_of(cost.weight) if cost.weight else 0
+        orders = tuple(b.units_of(cost.orders) for b in self._orders) if cost.orders else ()
+        return weight, orders
+
+    @staticmethod
+    def _refuse(cost: Fraction | int, bucket: TokenBucket) -> None:
+        raise InvalidConfiguration(
+            f"a request costing {cost} can never pass rate limit {bucket.limit.name!r} "
+            f"(burst {bucket.capacity}); raise its limit or lower its rate_per_s")
+
+    def _wait_ns(self, units: _Units, now: int) -> int:
         wait = max(0, self._blocked_until - now)
-        if cost.weight:
-            wait = max(wait, self._weight.wait_ns(cost.weight, now))
-        if cost.orders:
-            for bucket in self._orders:
-                wait = max(wait, bucket.wait_ns(Fraction(cost.orders), now))
+        weight, orders = units
+        if weight:
+            wait = max(wait, self._weight.wait_units(weight, now))
+        for bucket, cost in zip(self._orders, orders, strict=False):
+            wait = max(wait, bucket.wait_units(cost, now))
         return wait
 
-    def _take(self, cost: EndpointCost, now: int) -> None:
-        self._weight.take(cost.weight, now)
-        if cost.orders:
-            for bucket in self._orders:
-                bucket.take(Fraction(cost.orders), now)
+    def _take(self, units: _Units, now: int) -> None:
+        weight, orders = units
+        self._weight.take_units(weight, now)
+        for bucket, cost in zip(self._orders, orders, strict=False):
+            bucket.take_units(cost, now)
         self._counters.requests += 1
 
     async def acquire(self, endpoint_or_cost: str | float | Fraction | EndpointCost) -> int:
         """Wait until the request may go, spend its cost, return the nanoseconds waited."""
-        cost = self.cost_of(endpoint_or_cost)
+        units = self._units(self.cost_of(endpoint_or_cost))
         start = self._clock.now()
         async with self._queue:
             now = self._clock.now()
-            while (wait := self._wait_ns(cost, now)) > 0:
+            while (wait := self._wait_ns(units, now)) > 0:
                 await self._sleep(wait)
                 now = self._clock.now()
-            self._take(cost, now)  # at the time the wait was judged: one refill, not two
+            self._take(units, now)  # at the time the wait was judged: one refill, not two
         if now > start:
             self._counters.waits += 1
             self._counters.wait_ns += now - start
@@ -305,11 +369,11 @@ class RateLimiter:
 
     def try_acquire(self, endpoint_or_cost: str | float | Fraction | EndpointCost) -> bool:
         """Spend the cost if it can go *now* without jumping the queue; never waits."""
-        cost = self.cost_of(endpoint_or_cost)
+        units = self._units(self.cost_of(endpoint_or_cost))
         now = self._clock.now()
-        if self._queue.locked() or self._wait_ns(cost, now) > 0:
+        if self._queue.locked() or self._wait_ns(units, now) > 0:
             return False
-        self._take(cost, now)
+        self._take(units, now)
         return True
 
     def back_off(self, signal: RateLimitSignal) -> int:
@@ -354,12 +418,13 @@ class RateLimiter:
                 continue
             text = raw.strip()
             try:  # the usual integer count parses far faster as an int
-                used = Fraction(int(text)) if text.isdigit() else Fraction(text)
+                used = int(text) * bucket.scale if text.isdigit() else bucket.units_of(
+                    Fraction(text))
             except ValueError:
                 continue
             # capacity - used, not limit - used: the refill still to come in the venue's
             # window (at most rate x window) must fit too.
-            bucket.cap_at(bucket.capacity - used, now)
+            bucket.cap_units_at(bucket.cap_units - used, now)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,8 +9,9 @@ the final state of heron's orders the venue no longer lists, reconcile, then
 * with a remediation policy, journal its records and *send* its commands (cancel the
   adopted orphans, flatten) through the engine, i.e. through the trading-state gate;
 * save the evidence (both sides and the venue's raw replies) under the run's directory;
-* set the trading state: ``REDUCE_ONLY`` while blocking differences remain, back to
-  ``NORMAL`` once a pass finds none (only if reconciliation was what restricted it).
+* feed the trading-state machine (:mod:`heron.risk.state`): blocking differences fire
+  the ``reconcile`` trigger (``DEGRADED``: reduce-only), a pass that finds none clears
+  it (back to ``READY`` when nothing else restricts the run).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from heron.execution.reconcile import client_id_map, fetch_missing, reconcile, snapshot
 from heron.execution.reconcile_report import ReconcileReport, Remediate, save_evidence
-from heron.execution.router import TradingState
 
 if TYPE_CHECKING:
     from heron.node.live import LiveEngine
@@ -66,15 +66,18 @@ async def reconcile_pass(engine: LiveEngine, run_dir: Path | None, *,
 
 def _gate(engine: LiveEngine, report: ReconcileReport) -> None:
     blocking = report.blocking
-    if blocking and engine.trading_state is TradingState.NORMAL:
-        engine.trading_state = TradingState.REDUCE_ONLY
-        engine.restricted_by_reconcile = True
+    if blocking:
         for m in blocking:
             log.error("reconcile: %s %s: heron %s, venue %s; reduce-only until resolved",
                       m.kind.value, m.instrument_id, m.heron, m.venue)
-    elif not blocking and engine.restricted_by_reconcile:
-        engine.trading_state = TradingState.NORMAL
-        engine.restricted_by_reconcile = False
+        first = blocking[0]
+        engine.machine.fire("reconcile", f"{len(blocking)} blocking reconciliation "
+                            "differences", {"count": str(len(blocking)),
+                                            "first": f"{first.kind.value} {first.instrument_id}",
+                                            "heron": str(first.heron),
+                                            "venue": str(first.venue)})
+    else:
+        engine.machine.clear("reconcile", "a reconciliation pass found no difference")
 
 
 async def reconcile_at_start(engine: LiveEngine, run_dir: Path, *,

@@ -76,6 +76,7 @@ class OrderSubmitted(OrderEvent, frozen=True, tag=True):
 
 class OrderDenied(OrderEvent, frozen=True, tag=True):
     reason: str
+    rule: str = ""  # the risk rule that denied it; last, so older journals still decode
 
 
 class OrderAccepted(OrderEvent, frozen=True, tag=True):
@@ -171,6 +172,20 @@ class AccountState(Record, frozen=True, tag=True):
     reason: str = ""
 
 
+class TradingStateChanged(Record, frozen=True, tag=True):
+    """The run's trading state moved (heron.risk.state): never silently.
+
+    ``trigger`` names what moved it (``hard_drawdown``, ``manual`` ...), ``reason`` says
+    why in words, ``evidence`` is a JSON object of strings (the numbers behind it).
+    """
+
+    from_state: str
+    to_state: str
+    trigger: str
+    reason: str
+    evidence: str = "{}"
+
+
 ORDER_EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderSubmitted, OrderDenied, OrderAccepted, OrderRejected, OrderTriggered,
     OrderCancelRequested, OrderCanceled, OrderCancelRejected, OrderUpdateRequested,
@@ -181,4 +196,5 @@ JournalRecord = (
     | OrderAccepted | OrderRejected | OrderTriggered | OrderCancelRequested | OrderCanceled
     | OrderCancelRejected | OrderUpdateRequested | OrderUpdated | OrderUpdateRejected
     | OrderExpired | OrderFilled | FundingApplied | PositionLiquidated | AccountState
+    | TradingStateChanged
 )

@@ -24,6 +24,8 @@ from heron.model.instrument import Instrument, InstrumentKind
 from heron.node.backtest import BacktestEngine
 from heron.node.bar_series import BarSeries, bar_series
 from heron.node.result import BacktestResult, build_result
+from heron.risk.config import RiskConfig, load_risk
+from heron.risk.limits import RiskLimits
 from heron.strategy.base import Strategy
 from heron.strategy.registry import strategy_class
 from heron.venues.sim.config import FillAt, SimVenueConfig
@@ -51,6 +53,7 @@ def backtest(
     funding: FundingInput | Mapping[str, FundingInput] | None = None,
     journal: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    risk: RiskConfig | RiskLimits | str | Path | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one path/frame, or ``{symbol: path/frame}``).
 
@@ -58,8 +61,12 @@ def backtest(
     ``"next-open"`` or ``"close"``; ``kind`` is ``"spot"`` or ``"perp"`` (a linear
     perpetual margined at ``1/leverage`` with ``maintenance_margin``). ``funding`` is a
     funding-rate file or ``[(ts_ns, rate), ...]`` (for one instrument), or a mapping of
-    symbol to either.
+    symbol to either. ``risk`` is a risk file (``[limits]``, ``[state]``, ``[portfolio]``;
+    docs/risk.md), its :class:`RiskConfig`, or just :class:`RiskLimits`; without it only
+    minimum size and notional are checked.
     """
+    limits = (load_risk(risk) if isinstance(risk, (str, Path))
+              else RiskConfig(risk) if isinstance(risk, RiskLimits) else risk)
     cash_d = _money(cash, "cash", positive=True)
     venue = _venue_config(fill, fee_bps, slippage_bps, volume_share, leverage)
     frames = _frames(data, symbol)
@@ -70,6 +77,8 @@ def backtest(
     strategies = _strategies(strategy, params)
     engine = BacktestEngine(series=series, strategies=strategies, cash=cash_d, venue=venue,
                             journal_path=journal, funding=_funding(funding, list(frames)))
+    if limits is not None:
+        engine.use_risk_config(limits)
     engine.run(progress)
     return build_result(engine, cash_d)
 

@@ -57,6 +57,7 @@ class BacktestEngine(SimNode):
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> None:
+        self.start_trading()
         for strategy in self.strategies:
             strategy.bind(self.ctx)
             strategy.on_start()

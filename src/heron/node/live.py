@@ -8,10 +8,10 @@ venue, so a strategy runs unchanged from backtest to paper to live. What live ad
 * **sizing at send time**: an order sized as a fraction of equity (``equity_fraction``,
   sized by the simulated venue at its fill) is sized here, from the portfolio's equity
   and the last mark, because a real venue wants a quantity;
-* **the trading state** (:class:`~heron.execution.router.TradingState`): while
-  reconciliation has unresolved differences the run is ``REDUCE_ONLY`` and an order that
-  could increase ``|position|`` is denied before it reaches the venue; ``HALTED`` denies
-  every new order;
+* **the trading state** (:mod:`heron.risk.state`, gated in the node as in every mode):
+  a reconciliation with unresolved differences fires the ``reconcile`` trigger
+  (``DEGRADED``: an order that could increase ``|position|`` is denied before it reaches
+  the venue) and a clean pass clears it; ``HALTED`` denies every new order;
 * **restart from the journal**: a live run's inputs (the venue's answers) cannot be
   replayed, so a restart rebuilds orders, positions and balance by re-journaling the
   previous journal's records (:meth:`LiveEngine.restore`), then asks the venue what
@@ -29,9 +29,9 @@ import msgspec
 
 from heron.execution.live import LiveExecution
 from heron.execution.port import VenueClient
-from heron.execution.router import TradingState, VenueTraits
+from heron.execution.router import VenueTraits
 from heron.model.book import SequenceRule
-from heron.model.events import Record, SubmitOrder
+from heron.model.events import Record, SubmitOrder, TradingStateChanged
 from heron.model.instrument import Instrument
 from heron.node.paper import PaperEngine
 from heron.strategy.base import Strategy
@@ -57,9 +57,7 @@ class LiveEngine(PaperEngine):
         self.venue = self.execution  # type: ignore[assignment]  # the same seam, live
         for router in self.targets.routers.values():
             router.traits = VenueTraits(supports_amend=client.supports_amend)
-        self.denied_by_state = 0
         self._margin = MarginDesk(self.portfolio, self.portfolio.instruments, None)
-        self.restricted_by_reconcile = False  # the trading state is reconciliation's doing
 
     # -- restart -------------------------------------------------------------------------
     def restore(self, records: list[Record]) -> None:
@@ -69,6 +67,8 @@ class LiveEngine(PaperEngine):
             self._record(record)
             self.om.apply(record)
             self.execution.learn(record)
+            if isinstance(record, TradingStateChanged):  # a halt outlives the process
+                self.machine.restore(record)
             if isinstance(record, SubmitOrder):
                 orders += 1
             self.clock.ts = max(self.clock.ts, record.ts_event)
@@ -78,12 +78,7 @@ class LiveEngine(PaperEngine):
     # -- commands ------------------------------------------------------------------------
     def send(self, cmd: Record) -> None:
         if isinstance(cmd, SubmitOrder):
-            cmd = self._sized(cmd)
-            why = self._forbidden(cmd)
-            if why is not None:
-                self.denied_by_state += 1
-                self.deny(cmd, why)
-                return
+            cmd = self._sized(cmd)  # the node's state gate needs the size
         super().send(cmd)
 
     def _sized(self, cmd: SubmitOrder) -> SubmitOrder:
@@ -99,20 +94,6 @@ class LiveEngine(PaperEngine):
         lots = self._margin.lots_for_fraction(iid, Fraction(cmd.equity_fraction), mark,
                                               self.portfolio.instruments[iid].taker_fee)
         return msgspec.structs.replace(cmd, quantity=lots)
-
-    def _forbidden(self, cmd: SubmitOrder) -> str | None:
-        state = self.trading_state
-        if state is TradingState.NORMAL:
-            return None
-        if state is TradingState.HALTED:
-            return "trading is halted: no new orders"
-        position = self.portfolio.positions[cmd.instrument_id].qty
-        signed = cmd.quantity * cmd.side.sign
-        if cmd.reduce_only or (position and (position > 0) != (signed > 0)
-                               and abs(signed) <= abs(position)):
-            return None
-        return ("reduce-only until reconciliation differences are resolved "
-                "(see heron reconcile): only orders that reduce the position")
 
 
 __all__ = ["LiveEngine"]

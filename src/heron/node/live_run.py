@@ -51,6 +51,11 @@ from heron.model.instrument import Instrument
 from heron.node.live import LiveEngine
 from heron.node.paper_run import bar_ns, fetch_warmup, run_until_stopped
 from heron.node.paper_state import PaperConfig, PaperState
+from heron.observe.logs import bind_run, end_order_context, watch_orders
+from heron.observe.metrics import NodeMetrics
+from heron.observe.metrics_server import MetricsEndpoint, start_metrics
+from heron.risk.config import parse_risk
+from heron.risk.kill import apply_control, take_control
 from heron.strategy.registry import strategy_class
 
 _TAG_ALPHABET = string.ascii_lowercase + string.digits
@@ -153,13 +158,22 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
                    endpoint: str | None = None, stop_after: int | None = None,
                    duration_s: float | None = None, options: FeedOptions | None = None,
                    on_status: Callable[[LiveStatus], None] | None = None,
-                   poll_s: float = 30.0, reconcile_s: float = 300.0) -> LiveStatus:
-    """Run (or resume) the live run in ``state`` on ``client`` until a stop condition."""
+                   poll_s: float = 30.0, reconcile_s: float = 300.0,
+                   metrics_at: MetricsEndpoint | None = None) -> LiveStatus:
+    """Run (or resume) the live run in ``state`` on ``client`` until a stop condition;
+    with ``metrics_at``, serve its metrics there while it runs."""
     adapter = adapter_for(cfg.venue)
     base = options or FeedOptions()
     session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
                               replace(base, endpoint=endpoint) if endpoint else base)
-    await client.open()
+    bind_run(run=state.dir.name, strategy=cfg.strategy, venue=cfg.venue)
+    server = await start_metrics(metrics_at, state.dir.name)  # a port in use: refused now
+    try:
+        await client.open()
+    except BaseException:
+        if server is not None:
+            await server.stop()
+        raise
     try:
         await session.open()
         instruments = _instruments(state, cfg, list(client.instruments.values()))
@@ -170,10 +184,13 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
         else:
             cfg = stored[0]
         return await _run(cfg, state, client, session, instruments, adapter.book_rule,
-                          stop_after, duration_s, on_status, poll_s, reconcile_s)
+                          stop_after, duration_s, on_status, poll_s, reconcile_s,
+                          server.metrics if server else None)
     finally:
         await session.stop()
         await client.close()
+        if server is not None:
+            await server.stop()
 
 
 def _ignore(event: object) -> None:
@@ -196,7 +213,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                session: LiveSession, instruments: list[Instrument], rule: Any,
                stop_after: int | None, duration_s: float | None,
                on_status: Callable[[LiveStatus], None] | None, poll_s: float,
-               reconcile_s: float) -> LiveStatus:
+               reconcile_s: float, metrics: NodeMetrics | None = None) -> LiveStatus:
     from heron.execution.reconcile_run import reconcile_at_start
 
     records = previous_records(state)
@@ -204,7 +221,12 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                           {i.id: rule for i in instruments})
     status = LiveStatus(engine, Decimal(cfg.cash))
     try:
-        status.restored = restore(engine, state, records)
+        status.restored = restore(engine, state, records)  # before watching: not news
+        if cfg.risk is not None:  # after the restore: the checks see the restored orders
+            engine.use_risk_config(parse_risk(cfg.risk, "the run's risk file"))
+        watch_orders(engine)
+        if metrics is not None:
+            metrics.attach(engine)
         engine.start()
         await engine.execution.catch_up()
         status.mismatches = await reconcile_at_start(engine, state.dir)
@@ -215,7 +237,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
         gc.freeze()  # ccxt's and the restore's long-lived objects: short full collections
         engine.journal.flush()
         await _live(session, engine, status, stop_after, duration_s, on_status, poll_s,
-                    state.dir, reconcile_s)
+                    state.dir, reconcile_s, metrics)
         engine.journal.close()
     except BaseException:
         engine.journal.abort()
@@ -226,7 +248,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
 async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
                 stop_after: int | None, duration_s: float | None,
                 on_status: Callable[[LiveStatus], None] | None, poll_s: float,
-                run_dir: Path, reconcile_s: float) -> None:
+                run_dir: Path, reconcile_s: float, metrics: NodeMetrics | None = None) -> None:
     done = asyncio.Event()
 
     def on_event(event: Any) -> None:
@@ -234,9 +256,15 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
             return
         if isinstance(event, FeedHealth):
             status.health[(event.symbol, event.stream)] = event
+            engine.feed_health(event)  # stale or gapped: DEGRADED until live again
+            if metrics is not None:
+                metrics.feed_health(event)
             return
         if not engine.is_new(event):
             return
+        end_order_context()
+        if metrics is not None:
+            metrics.market_event(event)
         engine.consume(event)
         status.live += 1
         if stop_after is not None and status.live >= stop_after:
@@ -247,11 +275,21 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
         await run_until_stopped(session, done, duration_s, [
             engine.execution.run_streams(done, poll_s=poll_s),
             _flush(engine, status, on_status),
-            _reconcile_every(engine, status, run_dir, reconcile_s, done)])
+            _reconcile_every(engine, status, run_dir, reconcile_s, done)],
+            lambda: _take_control(engine, run_dir))
     finally:
         await engine.execution.drain()  # every request sent gets its answer journaled
         if on_status is not None:
             on_status(status)
+
+
+def _take_control(engine: LiveEngine, run_dir: Path) -> None:
+    """SIGUSR1 (``heron kill``): apply the control file's command now (the journal is
+    the record: a restored run keeps its state)."""
+    control = take_control(run_dir)
+    if control is not None:
+        apply_control(engine, control)
+        engine.journal.flush()
 
 
 async def _reconcile_every(engine: LiveEngine, status: LiveStatus, run_dir: Path,
@@ -277,7 +315,7 @@ async def _flush(engine: LiveEngine, status: LiveStatus,
                  on_status: Callable[[LiveStatus], None] | None) -> None:
     while True:
         await asyncio.sleep(0.1)
-        engine.journal.flush()
+        await engine.journal.flush_off_loop()  # the commit waits for the disk: not on the loop
         if on_status is not None:
             on_status(status)
 

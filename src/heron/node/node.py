@@ -37,15 +37,26 @@ from heron.model.events import (
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderRejected,
     OrderSubmitted,
     OrderUpdateRejected,
     OrderUpdateRequested,
     Record,
     SubmitOrder,
+    TradingStateChanged,
 )
+from heron.model.feed import FeedHealth
 from heron.model.instrument import Instrument
 from heron.model.orders import VENUE_ORIGIN, OrderStatus
 from heron.model.portfolio import Portfolio
+from heron.risk.config import RiskConfig
+from heron.risk.kill import StateDriver
+from heron.risk.limits import RiskLimits
+from heron.risk.portfolio_risk import PortfolioRiskMonitor
+from heron.risk.portfolio_watch import watch_portfolio
+from heron.risk.pretrade import Denial, PreTradeEngine
+from heron.risk.state import RunState, TradingMachine
+from heron.risk.triggers import StateLimits, TriggerMonitor
 from heron.strategy.base import Strategy
 from heron.strategy.context import StrategyContext
 from heron.venues.sim.config import SimVenueConfig
@@ -88,7 +99,15 @@ class SimNode:
             instruments=instruments, portfolio=self.portfolio, om=self.om, ids=self.ids,
             clock=self.clock, send=self.send, deny=self.deny, schedule=self.kernel.schedule,
             series=series or [])
-        self.trading_state = TradingState.NORMAL
+        self.state_driver = StateDriver(self)
+        self.machine = TradingMachine(now=self.clock.now, record=self.state_driver.changed)
+        self.monitor: TriggerMonitor | None = None
+        self.denied_by_state = 0
+        self._watch_events = False  # restricted, or triggers configured: see every event
+        #: timers that start with market time: scheduled at a paper/live node's first event
+        self.deferred: list[Callable[[int], None]] = []
+        self.portfolio_risk: PortfolioRiskMonitor | None = None
+        self._portfolio_start: Callable[[int], None] | None = None
         self.targets = TargetExecutor(
             instruments, self.om, self.send, self.ids.client_order_id, self.clock.now,
             VenueTraits(supports_amend=True), lambda: self.trading_state,
@@ -103,6 +122,102 @@ class SimNode:
                 self.kernel.schedule(ts, _funding_callback(self.venue, iid, rate))
         self._hooks = self._order_hooks()
         self.bars_processed = 0
+        self._unchecked = False  # routing self-trade prevention's own cancels/amends
+        self.use_risk(RiskLimits.none())
+
+    def use_risk(self, limits: RiskLimits) -> None:
+        """Check every order command against ``limits`` from now on (the default,
+        :meth:`RiskLimits.none`, checks only minimum size and notional)."""
+        self.risk = PreTradeEngine(limits, portfolio=self.portfolio, om=self.om,
+                                   now=self.clock.now)
+        self._risk_watch = self.risk.watching
+
+    # -- trading state (heron.risk.state) -----------------------------------------------------
+    @property
+    def trading_state(self) -> TradingState:
+        """What the run's trading state allows (the router's and the gate's view)."""
+        return self.machine.allows
+
+    def use_state_limits(self, limits: StateLimits) -> TriggerMonitor:
+        """Watch the ``[state]`` triggers (call before the run starts)."""
+        self.monitor = TriggerMonitor(limits, self.machine, self.portfolio, self.om)
+        self._watch_events = True
+        if self.machine.state is not RunState.INIT:  # a running node: arm its timers now
+            self._arm(self.monitor)
+        return self.monitor
+
+    def start_trading(self) -> None:
+        """INIT -> READY as the strategies start; arm the configured timers."""
+        self.machine.start()
+        if self.monitor is not None:
+            self._arm(self.monitor)
+        if self._portfolio_start is not None:
+            self._at_market_time(self._portfolio_start)
+
+    def use_risk_config(self, cfg: RiskConfig) -> None:
+        """A whole risk file (heron.risk.config): pre-trade limits, the ``[state]``
+        triggers and the ``[portfolio]`` monitor. Call before the run starts (a live run:
+        after its restore, so the pre-trade engine sees the restored orders)."""
+        self.use_risk(cfg.limits)
+        if cfg.state is not None:
+            self.use_state_limits(cfg.state)
+        if cfg.portfolio is not None:
+            self.portfolio_risk, start = watch_portfolio(
+                cfg.portfolio, self.portfolio, self.kernel.schedule, self.machine.fire)
+            self._portfolio_start = start
+            if self.machine.state is not RunState.INIT:
+                self._at_market_time(start)
+
+    def _at_market_time(self, start: Callable[[int], None]) -> None:
+        """Start a timer now in a backtest; at the first event in paper and live (their
+        clock has no time before it)."""
+        if self.clock.ts:
+            start(self.clock.ts)
+        else:
+            self.deferred.append(start)
+
+    def _arm(self, monitor: TriggerMonitor) -> None:
+        """Schedule the configured kill switch and the equity checks on the kernel."""
+        kill_at = monitor.limits.kill_at_ns()
+        if kill_at is not None:
+            def kill(ts: int) -> None:
+                self.kill(flatten=monitor.limits.kill_flatten,
+                          reason=f"kill_at {monitor.limits.kill_at}", actor="config")
+
+            self.kernel.schedule(kill_at, kill)
+        if monitor.limits.watches_equity:
+            every = monitor.limits.check_every_s * 1_000_000_000
+
+            def check(ts: int) -> None:
+                monitor.check_equity(ts)
+                self.kernel.schedule(ts + every, check)
+
+            if self.clock.ts:
+                self.kernel.schedule(self.clock.ts, check)
+            else:  # a paper/live node before its first event: the clock has no time yet
+                self.deferred.append(check)
+
+    def kill(self, *, flatten: bool, reason: str, actor: str) -> bool:
+        """The kill switch (CLI, API, configured): HALTED now, or REDUCING with
+        ``flatten`` (then HALTED once flat). True if the state moved."""
+        return self.machine.kill(flatten=flatten, reason=reason, actor=actor)
+
+    def resume(self, *, reason: str, actor: str) -> bool:
+        """An operator brings a DEGRADED or HALTED run back to READY."""
+        if self.monitor is not None:
+            self.monitor.rebase()
+        return self.machine.resume(reason=reason, actor=actor)
+
+    def feed_health(self, health: FeedHealth) -> None:
+        """A feed's health report (paper and live): stale or gapped degrades the run."""
+        monitor = self.monitor or self.use_state_limits(StateLimits())  # feed: on by default
+        monitor.on_feed(health)
+
+    def journal_state(self, change: TradingStateChanged) -> None:
+        """Journal a state change (the machine's record callback, via the driver)."""
+        self._record(change)
+        self._watch_events = (self.monitor is not None
+                              or self.machine.state is not RunState.READY)
 
     def account_changed(self, ts: int, instrument_id: str) -> None:
         """A fill or funding changed the account (the modes record equity here)."""
@@ -124,14 +239,18 @@ class SimNode:
 
     # -- commands from strategies --------------------------------------------------------------
     def send(self, cmd: Record) -> None:
-        """Route a strategy's command: journal it, then hand it to the venue."""
+        """Route a strategy's command: journal it, then hand it to the venue -- unless
+        the trading state forbids it (a denial or a rejected amend, journaled)."""
+        if self.machine.state is not RunState.READY and self._refused(cmd):
+            return
+        if not self._unchecked:
+            checked = self._pretrade(cmd)
+            if checked is None:
+                return
+            cmd = checked
         self._record(cmd)
         if isinstance(cmd, SubmitOrder):
-            order = self.om.apply(cmd)
-            now = self.clock.ts
-            self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
-            if order is not None and order.status is OrderStatus.SUBMITTED:
-                self.venue.submit(cmd)
+            self._submit(cmd)
         elif isinstance(cmd, CancelOrder):
             if self._request(cmd, OrderCancelRequested, OrderCancelRejected):
                 self.venue.cancel(cmd)
@@ -140,6 +259,61 @@ class SimNode:
                 self.venue.amend(cmd)
         elif isinstance(cmd, CancelAllOrders):
             self.venue.cancel_all(cmd)
+
+    def _pretrade(self, cmd: Record) -> Record | None:
+        """The pre-trade risk engine's answer: the command to route (maybe reduced by
+        self-trade prevention, whose cancels/amends go first), or None when refused."""
+        if isinstance(cmd, SubmitOrder):
+            verdict = self.risk.check_submit(cmd)
+            if verdict is None:
+                return cmd
+            if isinstance(verdict, Denial):
+                self.deny(cmd, verdict.reason, verdict.rule)
+                return None
+            self._unchecked = True
+            try:
+                for before in verdict.before:
+                    self.send(before)
+            finally:
+                self._unchecked = False
+            if verdict.denial is not None:  # decrement-both took all of it
+                self.deny(cmd, verdict.denial.reason, verdict.denial.rule)
+                return None
+            return verdict.cmd
+        if isinstance(cmd, (AmendOrder, CancelOrder)):
+            denial = (self.risk.check_amend(cmd) if isinstance(cmd, AmendOrder)
+                      else self.risk.check_cancel(cmd))
+            if denial is not None:  # the order stays as it was: a venue-style refusal
+                self._record(cmd)
+                self.risk.count(denial.rule)
+                now = self.clock.ts
+                kind = OrderUpdateRejected if isinstance(cmd, AmendOrder) else OrderCancelRejected
+                self.emit(kind(now, now, cmd.client_order_id, cmd.instrument_id, denial.reason))
+                return None
+        return cmd
+
+    def _submit(self, cmd: SubmitOrder) -> None:
+        order = self.om.apply(cmd)
+        now = self.clock.ts
+        self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
+        if order is not None and order.status is OrderStatus.SUBMITTED:
+            self.venue.submit(cmd)
+            if order.status is OrderStatus.SUBMITTED:  # a live venue answers later
+                self.state_driver.in_flight[cmd.client_order_id] = order
+
+    def _refused(self, cmd: Record) -> bool:
+        why = self.state_driver.refusal(cmd)
+        if why is None:
+            return False
+        self.denied_by_state += 1
+        if isinstance(cmd, SubmitOrder):
+            self.deny(cmd, why)
+        elif isinstance(cmd, AmendOrder):  # the order stays as it is
+            self._record(cmd)
+            now = self.clock.ts
+            self.emit(OrderUpdateRejected(now, now, cmd.client_order_id, cmd.instrument_id,
+                                          why))
+        return True
 
     def _record(self, record: Record) -> None:
         """Journal a command or event and show it to the bus's ``records`` subscribers."""
@@ -161,21 +335,27 @@ class SimNode:
         self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
         return True
 
-    def deny(self, cmd: SubmitOrder, reason: str) -> None:
-        """Refuse an order before any venue sees it (bad price grid, bad size ...)."""
+    def deny(self, cmd: SubmitOrder, reason: str, rule: str = "validity") -> None:
+        """Refuse an order before any venue sees it (bad price grid, bad size, a risk
+        limit ...); ``rule`` names what refused it, counted in ``risk.denials_by_rule``."""
         self._record(cmd)
         self.om.apply(cmd)
+        self.risk.count(rule)
         now = self.clock.ts
-        self.emit(OrderDenied(now, now, cmd.client_order_id, cmd.instrument_id, reason))
+        self.emit(OrderDenied(now, now, cmd.client_order_id, cmd.instrument_id, reason, rule))
 
     # -- events from the venue ------------------------------------------------------------------
     def emit(self, event: Record) -> None:
         """Journal an event, apply it to orders and portfolio, then tell the strategy."""
         self._record(event)
         order = self.om.apply(event)
+        if self._risk_watch and order is not None:
+            self.risk.observe(order, event)
         kind = type(event)
         if kind is OrderFilled or kind is FundingApplied:
             self.account_changed(event.ts_event, event.instrument_id)  # type: ignore[attr-defined]
+        if self._watch_events:
+            self._state_event(event, kind)
         if order is None:
             return
         if order.strategy_id == VENUE_ORIGIN and kind is OrderFilled:
@@ -185,6 +365,16 @@ class SimNode:
         if hook is None:
             return  # not our strategy's order, or the strategy does not override the hook
         self._call(hook, order, event)
+
+    def _state_event(self, event: Record, kind: type) -> None:
+        """Triggers from events (fills, rejections), then the state's own actions."""
+        monitor = self.monitor
+        if monitor is not None:
+            if kind is OrderFilled:
+                monitor.on_fill(self.clock.ts)
+            elif kind is OrderRejected:
+                monitor.on_rejection(self.clock.ts, event.reason)  # type: ignore[attr-defined]
+        self.state_driver.on_event(event)
 
     def _tell_traders(self, order: Any, event: Record) -> None:
         """Show a venue-originated fill to each strategy trading its instrument."""

@@ -133,6 +133,7 @@ class PaperEngine(SimNode):
 
     def start(self) -> None:
         """Bind and start the strategies (once, before the first event)."""
+        self.start_trading()
         for strategy in self.strategies:
             strategy.bind(self.ctx)
             strategy.on_start()
@@ -167,6 +168,10 @@ class PaperEngine(SimNode):
     # -- time --------------------------------------------------------------------------------
     def _advance(self, ts: int, slot: int) -> None:
         ts = max(ts, self.clock.ts)
+        if self.deferred:  # the risk timers start with market time
+            for start in self.deferred:
+                self.kernel.schedule(ts, start)
+            self.deferred.clear()
         if self.kernel.heap and self.kernel.heap[0][0] <= ts:
             self.kernel.run_due(ts)
         self.clock.ts = ts

@@ -36,6 +36,11 @@ from heron.model.instrument import Instrument, OffGrid
 from heron.node.input_log import InputLog
 from heron.node.paper import PaperEngine
 from heron.node.paper_state import PaperConfig, PaperState
+from heron.observe.logs import bind_instruments, bind_run, end_order_context, watch_orders
+from heron.observe.metrics import NodeMetrics
+from heron.observe.metrics_server import MetricsEndpoint, start_metrics
+from heron.risk.config import parse_risk
+from heron.risk.kill import Control, apply_control, log_control, read_control_log, take_control
 from heron.strategy.registry import strategy_class
 from heron.venues.sim.config import FillAt, SimVenueConfig
 
@@ -80,22 +85,29 @@ def build_engine(cfg: PaperConfig, instruments: list[Instrument], journal: Path,
     streams = set(parse_streams(",".join(cfg.streams)))
     iids = {inst.id for inst in instruments}
     strategy = strategy_class(cfg.strategy)(**cfg.params)
-    return PaperEngine(
+    engine = PaperEngine(
         instruments=instruments, strategies=[strategy], cash=Decimal(cfg.cash),
         venue=_venue_config(cfg), journal_path=journal, bar_ns=bar_ns(cfg.bar),
         book_streams=iids if Stream.BOOK in streams else set(),
         quote_streams=iids if Stream.QUOTES in streams else set(),
         book_rules=book_rules, header={"paper": msgspec.to_builtins(cfg)})
+    if cfg.risk is not None:  # before the replay: the rebuilt journal is the same
+        engine.use_risk_config(parse_risk(cfg.risk, "the run's risk file"))
+    return engine
 
 
 def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes]) -> int:
-    """Rebuild the engine from the log; the journal must start with ``previous``."""
+    """Rebuild the engine from the log; the journal must start with ``previous``.
+    Operator controls (``heron kill``) are replayed at the input count they came at."""
     engine.start()
+    controls = read_control_log(log.path.parent)
     n = 0
     for event in log.replay():
         if engine.is_new(event):
+            _apply_due(engine, controls)
             engine.consume(event)
             n += 1
+    _apply_due(engine, controls)
     encode = msgspec.msgpack.Encoder().encode
     rebuilt = [encode(r) for r in engine.journal.records[:len(previous)]]
     if rebuilt != previous:
@@ -105,6 +117,21 @@ def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes]) -> 
                           f"the previous process wrote at record {at + 1}; it is kept as "
                           "journal.prev.sqlite (a bug: please report it)")
     return n
+
+
+def _apply_due(engine: PaperEngine, controls: list[Control]) -> None:
+    while controls and controls[0].at <= engine.consumed:
+        apply_control(engine, controls.pop(0))
+
+
+def _take_control(engine: PaperEngine, state_dir: Path) -> None:
+    """SIGUSR1 (``heron kill``): log the control at this input count, then apply it."""
+    control = take_control(state_dir)
+    if control is not None:
+        control = msgspec.structs.replace(control, at=engine.consumed)
+        log_control(state_dir, control)
+        apply_control(engine, control)
+        engine.journal.flush()
 
 
 async def fetch_warmup(session: LiveSession, cfg: PaperConfig, instruments: list[Instrument],
@@ -137,18 +164,24 @@ def _history_bar(inst: Instrument, index: int, row: list[Any]) -> Bar:
 async def run_paper(cfg: PaperConfig, state: PaperState, *, endpoint: str | None = None,
                     stop_after: int | None = None, duration_s: float | None = None,
                     options: FeedOptions | None = None,
-                    on_status: Callable[[PaperStatus], None] | None = None) -> PaperStatus:
-    """Run (or resume) the paper run in ``state`` until a stop condition."""
+                    on_status: Callable[[PaperStatus], None] | None = None,
+                    metrics_at: MetricsEndpoint | None = None) -> PaperStatus:
+    """Run (or resume) the paper run in ``state`` until a stop condition; with
+    ``metrics_at``, serve its metrics there while it runs."""
     adapter = adapter_for(cfg.venue)
     session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
                               _with_endpoint(options, endpoint))
-    await session.open()
+    bind_run(run=state.dir.name, strategy=cfg.strategy, venue=cfg.venue)
+    server = await start_metrics(metrics_at, state.dir.name)  # a port in use: refused now
     try:
+        await session.open()
         instruments = _instruments(state, cfg, session.instruments)
         return await _run(cfg, state, session, instruments, adapter.book_rule, stop_after,
-                          duration_s, on_status)
+                          duration_s, on_status, server.metrics if server else None)
     finally:
         await session.stop()
+        if server is not None:
+            await server.stop()
 
 
 def _ignore(event: object) -> None:
@@ -179,7 +212,8 @@ def _instruments(state: PaperState, cfg: PaperConfig, live: list[Instrument]
 async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                instruments: list[Instrument], rule: Any, stop_after: int | None,
                duration_s: float | None,
-               on_status: Callable[[PaperStatus], None] | None) -> PaperStatus:
+               on_status: Callable[[PaperStatus], None] | None,
+               metrics: NodeMetrics | None = None) -> PaperStatus:
     previous: list[bytes] = []
     prev_path = state.dir / "journal.prev.sqlite"
     if state.journal.exists():
@@ -187,10 +221,14 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
     if prev_path.exists():
         previous = committed_payloads(prev_path)
     engine = build_engine(cfg, instruments, state.journal, {i.id: rule for i in instruments})
+    bind_instruments(instruments)
     log = InputLog(state.inputs, instruments)
     status = PaperStatus(engine, Decimal(cfg.cash))
     try:
         status.replayed = replay_inputs(engine, log, previous)
+        watch_orders(engine)  # after the replay: what this process does is news
+        if metrics is not None:
+            metrics.attach(engine)
         if status.replayed == 0 and cfg.warmup:
             for bar in await fetch_warmup(session, cfg, instruments, time.time_ns()):
                 if engine.is_new(bar):
@@ -200,7 +238,8 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
         prev_path.unlink(missing_ok=True)
         engine.journal.flush()
         if stop_after is None or engine.consumed < stop_after:
-            await _live(session, engine, log, status, stop_after, duration_s, on_status)
+            await _live(session, engine, log, status, stop_after, duration_s, on_status,
+                        metrics)
         engine.journal.close()
     except BaseException:
         engine.journal.abort()
@@ -212,7 +251,8 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
 
 async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
                 status: PaperStatus, stop_after: int | None, duration_s: float | None,
-                on_status: Callable[[PaperStatus], None] | None) -> None:
+                on_status: Callable[[PaperStatus], None] | None,
+                metrics: NodeMetrics | None = None) -> None:
     done = asyncio.Event()
 
     def on_event(event: Any) -> None:
@@ -220,10 +260,15 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
             return
         if isinstance(event, FeedHealth):
             status.health[(event.symbol, event.stream)] = event
+            if metrics is not None:
+                metrics.feed_health(event)
             return
         if not engine.is_new(event):
             return
         log.append(event)
+        end_order_context()
+        if metrics is not None:
+            metrics.market_event(event)
         engine.consume(event)
         status.live += 1
         if stop_after is not None and engine.consumed >= stop_after:
@@ -232,7 +277,8 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
     session.redirect(on_event)
     try:
         await run_until_stopped(session, done, duration_s,
-                                [_flush(engine, log, status, on_status)])
+                                [_flush(engine, log, status, on_status)],
+                                lambda: _take_control(engine, log.path.parent))
     finally:
         log.flush(sync=True)
         if on_status is not None:
@@ -241,13 +287,17 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
 
 async def run_until_stopped(session: LiveSession, done: asyncio.Event,
                             duration_s: float | None,
-                            workers: list[Coroutine[Any, Any, None]]) -> None:
+                            workers: list[Coroutine[Any, Any, None]],
+                            on_control: Callable[[], None] | None = None) -> None:
     """Run the feed and ``workers`` until ``done`` is set (a stop condition, SIGINT,
     SIGTERM) or ``duration_s`` has passed; then stop the feed and the workers (paper and
-    live runs stop the same way)."""
+    live runs stop the same way). ``on_control`` handles SIGUSR1 (``heron kill``) within
+    one turn of the event loop."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
+    if on_control is not None:
+        loop.add_signal_handler(signal.SIGUSR1, on_control)
     feed = asyncio.create_task(session.run())
     tasks = [asyncio.create_task(work) for work in workers]
     try:
@@ -256,7 +306,7 @@ async def run_until_stopped(session: LiveSession, done: asyncio.Event,
         pass
     finally:
         done.set()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
         for task in tasks:
             task.cancel()
@@ -271,7 +321,7 @@ async def _flush(engine: PaperEngine, log: InputLog, status: PaperStatus,
     while True:
         await asyncio.sleep(0.1)
         log.flush()
-        engine.journal.flush()
+        await engine.journal.flush_off_loop()  # the commit waits for the disk: not on the loop
         if time.monotonic() - synced >= 2.0:
             log.flush(sync=True)
             synced = time.monotonic()

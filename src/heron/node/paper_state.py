@@ -40,6 +40,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     fee_bps: str | None = None
     slippage_bps: str = "0"
     warmup: int = 0   # closed bars fetched from the venue's history at the first start
+    risk: str | None = None  # the --risk file's text (heron.risk.config), kept for restarts
 
 
 C = TypeVar("C", bound=PaperConfig)

@@ -29,10 +29,12 @@ class ReplayedRun:
 
 
 def replay_journal(path: str | Path,
-                   observe: Callable[[Record], None] | None = None) -> ReplayedRun:
-    """Open, verify and replay the journal at ``path``; ``observe`` sees every record
-    before it is applied (what the state alone forgets, e.g. decision prices)."""
-    reader = JournalReader(path)
+                   observe: Callable[[Record], None] | None = None, *,
+                   run_id: str | None = None) -> ReplayedRun:
+    """Open, verify and replay the journal at ``path`` (a file or a database URL; ``run_id``
+    where it holds several runs); ``observe`` sees every record before it is applied
+    (what the state alone forgets, e.g. decision prices)."""
+    reader = JournalReader(path, run_id)
     header = reader.header
     instruments = [Instrument.from_dict(d) for d in header["instruments"]]
     precision = int(header["money_precision"])

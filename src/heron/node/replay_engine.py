@@ -70,6 +70,7 @@ class ReplayEngine(SimNode):
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, progress: Callable[[int, int], None] | None = None) -> None:
+        self.start_trading()
         for strategy in self.strategies:
             strategy.bind(self.ctx)
             strategy.on_start()

@@ -151,11 +151,12 @@ def _column(name: str, values: list[Any], kind: str, scales: _Scales) -> pl.Seri
 
 
 def journal_round_trips(path: str | Path, *, include_open: bool = False,
-                        instrument: str | None = None) -> pl.DataFrame:
+                        instrument: str | None = None,
+                        run_id: str | None = None) -> pl.DataFrame:
     """The round trips of the run journaled at ``path`` (closed first, in closing order,
     then the still open ones by entry time), optionally of one instrument (id or symbol)."""
     decisions, observe = decision_prices()
-    run = replay_journal(path, observe)
+    run = replay_journal(path, observe, run_id=run_id)
     book = run.orders.trips
     trips = list(book.closed)
     if include_open:

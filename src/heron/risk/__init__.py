@@ -1,0 +1,1 @@
+"""Risk: pre-trade checks, the trading-state machine, the kill switch, portfolio risk."""

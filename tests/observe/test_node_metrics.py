@@ -1,0 +1,98 @@
+"""NodeMetrics on a real paper engine, in process: denials by rule, state transitions,
+feed health, and registries that do not collide."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from conftest import BTC_GRID
+from heron.model.book import LinkedSequence
+from heron.model.data import Trade
+from heron.model.events import OrderDenied
+from heron.model.feed import FeedHealth, FeedState
+from heron.node.paper import PaperEngine
+from heron.observe.metrics import NodeMetrics
+from heron.strategy.base import Strategy
+from heron.venues.sim.config import SimVenueConfig
+
+
+class OffGridThenMarket(Strategy):
+    """A limit price between two ticks (denied before the venue), then a market buy."""
+
+    name = "off_grid"
+
+    def on_start(self) -> None:
+        self.seen = 0
+
+    def on_trade(self, trade: Trade) -> None:
+        self.seen += 1
+        if self.seen == 5:
+            self.buy(size=Decimal("0.01"), price=Decimal("30000.005"))
+        elif self.seen == 6:
+            self.buy(size=Decimal("0.01"))
+
+
+def _engine(metrics: NodeMetrics) -> PaperEngine:
+    engine = PaperEngine(
+        instruments=[BTC_GRID], strategies=[OffGridThenMarket()], cash=Decimal(100_000),
+        venue=SimVenueConfig(), journal_path=None, bar_ns=1_000_000_000, book_streams=set(),
+        quote_streams=set(), book_rules={BTC_GRID.id: LinkedSequence()}, header={})
+    metrics.attach(engine)
+    engine.start()
+    return engine
+
+
+def _trades(frame: pl.DataFrame, n: int) -> list[Trade]:
+    return [Trade(BTC_GRID, r["ts_event"], r["ts_recv"], r["price"], r["size"], "buy",
+                  r["trade_id"]) for r in frame.head(n).iter_rows(named=True)]
+
+
+def test_denials_are_counted_by_rule_and_transitions_by_trigger(
+        btc_trades: pl.DataFrame) -> None:
+    metrics = NodeMetrics("unit")
+    engine = _engine(metrics)
+    for trade in _trades(btc_trades, 20):
+        engine.consume(trade)
+    denied = [r for r in engine.journal.records if isinstance(r, OrderDenied)]
+    assert len(denied) == 1
+    value = metrics.registry.get_sample_value
+    labels = {"run": "unit", "venue": "BINANCE", "instrument": BTC_GRID.id,
+              "strategy": "off_grid"}
+    assert value("heron_order_denials_total", {**labels, "rule": denied[0].rule}) == 1
+    assert value("heron_orders_total", {**labels, "status": "denied"}) == 1
+    assert value("heron_orders_total", {**labels, "status": "submitted"}) == 1
+    # the market buy fills at the next bar's open: not yet, 20 trades are one bar
+    assert value("heron_fills_total", {**labels, "side": "buy", "liquidity": "taker"}) is None
+    assert value("heron_trading_state_transitions_total", {
+        "run": "unit", "from_state": "INIT", "to_state": "READY", "trigger": "start"}) == 1
+
+
+def test_feed_health_counts_reconnects_and_gaps_once_each() -> None:
+    metrics = NodeMetrics("feeds")
+
+    def health(state: FeedState, reconnects: int, gaps: int) -> FeedHealth:
+        return FeedHealth(ts=1, venue="okx", symbol="BTC-USDT", stream="book", state=state,
+                          last_message_age_ns=2_500_000_000, messages=10,
+                          reconnects=reconnects, gaps=gaps, parse_errors=0)
+
+    for report in (health(FeedState.LIVE, 0, 0), health(FeedState.RECONNECTING, 1, 0),
+                   health(FeedState.RECONNECTING, 1, 0), health(FeedState.LIVE, 1, 2)):
+        metrics.feed_health(report)
+    labels = {"run": "feeds", "venue": "okx", "symbol": "BTC-USDT", "stream": "book"}
+    value = metrics.registry.get_sample_value
+    assert value("heron_feed_reconnects_total", labels) == 1
+    assert value("heron_feed_gaps_total", labels) == 2
+    assert value("heron_feed_lag_seconds", labels) == 2.5
+    assert value("heron_feed_state", {**labels, "state": "live"}) == 1
+    assert value("heron_feed_state", {**labels, "state": "reconnecting"}) == 0
+
+
+def test_two_nodes_in_one_process_keep_their_own_registries() -> None:
+    first, second = NodeMetrics("a"), NodeMetrics("b")
+    first.market_event(None)  # a broken event: counted, not raised
+    assert first.registry.get_sample_value(
+        "heron_observe_errors_total", {"run": "a", "where": "market_event"}) == 1
+    assert second.registry.get_sample_value(
+        "heron_observe_errors_total", {"run": "b", "where": "market_event"}) is None
