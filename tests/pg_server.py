@@ -70,7 +70,9 @@ def _as_user() -> tuple[list[str], str]:
     except KeyError:
         raise PgUnavailable("running as root and there is no 'postgres' OS user to run "
                             "the server; set HERON_PG_URL") from None
-    runuser = shutil.which("runuser")
+    # a minimal PATH (cron, CI, env -i) often lacks the sbin directories runuser lives in
+    runuser = shutil.which("runuser") or next(
+        (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.access(p, os.X_OK)), None)
     if runuser is None:
         raise PgUnavailable("running as root without runuser; set HERON_PG_URL")
     return [runuser, "-u", "postgres", "--"], "postgres"
