@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from heron.errors import InputError
-from heron.risk.limits import RateLimit, load_limits, parse_limits
+from heron.risk.config import load_risk
+from heron.risk.limits import RateLimit, parse_limits
 
 GOOD = """
 [limits]
@@ -39,7 +41,7 @@ def test_good_file_loads_exactly(tmp_path: Path) -> None:
     path = tmp_path / "risk.toml"
     path.write_text(GOOD)
 
-    limits = load_limits(path)
+    limits = load_risk(path).limits
 
     assert limits.default.max_order_notional == Decimal("10000.5")  # a TOML float, exact
     assert limits.default.max_position == Decimal(5)
@@ -57,8 +59,8 @@ def test_good_file_loads_exactly(tmp_path: Path) -> None:
 def _refused(text: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / "risk.toml"
     path.write_text(text)
-    with pytest.raises(InputError) as info:
-        load_limits(path)
+    with pytest.raises(InputError) as info:  # the [limits] table's own checks
+        parse_limits(tomllib.loads(path.read_text(), parse_float=Decimal), path.name)
     assert str(info.value) == message
     assert "\n" not in str(info.value)
 
@@ -148,8 +150,8 @@ def test_whitelisted_symbol_matches_an_override_by_id(tmp_path: Path) -> None:
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.toml: risk limits file not found; "
                                          r"check the --risk path"):
-        load_limits(tmp_path / "nope.toml")
+        load_risk(tmp_path / "nope.toml")
     path = tmp_path / "risk.toml"
     path.write_text("[limits\n")
     with pytest.raises(InputError, match=r"^risk.toml: not valid TOML \(.*\); fix the syntax$"):
-        load_limits(path)
+        load_risk(path)

@@ -12,6 +12,7 @@ import pytest
 from heron.errors import InputError
 from heron.execution.router import TradingState
 from heron.model.events import TradingStateChanged
+from heron.risk.config import load_risk
 from heron.risk.state import (
     SELF_CLEARING,
     TARGET,
@@ -22,7 +23,7 @@ from heron.risk.state import (
     Trigger,
     exposure_refusal,
 )
-from heron.risk.triggers import load_state_limits, state_limits
+from heron.risk.triggers import state_limits
 
 
 def machine_at(state: RunState) -> tuple[TradingMachine, list[TradingStateChanged]]:
@@ -191,7 +192,7 @@ def test_state_limits_are_validated_naming_the_key(tmp_path: Path) -> None:
             state_limits(table)
     path = tmp_path / "risk.toml"
     path.write_text('[limits]\nmax_position = "1"\n\n[state]\nhard_drawdown = 0.2\n')
-    loaded = load_state_limits(path)
+    loaded = load_risk(path).state
     assert loaded is not None and loaded.hard_drawdown == "0.2"
     path.write_text('[limits]\nmax_position = "1"\n')
-    assert load_state_limits(path) is None
+    assert load_risk(path).state is None

@@ -31,10 +31,8 @@ Layout (every key optional; a rule is active when its limit is given)::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from heron.errors import InputError
@@ -102,20 +100,6 @@ class RiskLimits:
 def _values(limits: InstrumentLimits) -> tuple[Decimal | None, ...]:
     return (limits.max_order_quantity, limits.max_order_notional, limits.max_position,
             limits.price_band_bps)
-
-
-def load_limits(path: str | Path) -> RiskLimits:
-    """Read and validate a limits file; every problem is an :class:`InputError`."""
-    path = Path(path)
-    name = path.name
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh, parse_float=Decimal)
-    except FileNotFoundError:
-        raise InputError(f"{path}: risk limits file not found; check the --risk path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{name}: not valid TOML ({exc}); fix the syntax") from None
-    return parse_limits(data, name)
 
 
 def parse_limits(data: dict[str, Any], name: str = "risk.toml") -> RiskLimits:
@@ -263,4 +247,4 @@ def _same(a: str, b: str) -> bool:
 
 
 __all__ = ["INSTRUMENT_RULES", "SELF_TRADE_MODES", "InstrumentLimits", "RateLimit",
-           "RiskLimits", "load_limits", "parse_limits"]
+           "RiskLimits", "parse_limits"]

@@ -24,10 +24,8 @@ inside); drawdown is ``(peak - equity) / peak`` compared in integers.
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections import deque
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -112,22 +110,6 @@ def _check_decimal(limits: StateLimits, key: str, where: str, *, upper: Decimal 
     if not value.is_finite() or value <= 0 or (upper is not None and value >= upper):
         bound = f" and below {upper}" if upper is not None else ""
         raise InputError(f"{where}: {key} = {text} must be above 0{bound}")
-
-
-def load_state_limits(path: Path) -> StateLimits | None:
-    """The ``[state]`` table of a risk file, or None when it has none."""
-    try:
-        doc = tomllib.loads(path.read_text(), parse_float=Decimal)
-    except OSError as exc:
-        raise InputError(f"cannot read --risk {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"--risk {path} is not TOML ({exc})") from None
-    table = doc.get("state")
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise InputError(f"--risk {path}: [state] must be a table")
-    return state_limits(table, where=f"{path} [state]")
 
 
 class TriggerMonitor:
@@ -233,4 +215,4 @@ class TriggerMonitor:
                 self.machine.clear(Trigger.FEED, "every feed is live again", evidence)
 
 
-__all__ = ["StateLimits", "TriggerMonitor", "load_state_limits", "state_limits"]
+__all__ = ["StateLimits", "TriggerMonitor", "state_limits"]
