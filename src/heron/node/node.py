@@ -169,10 +169,10 @@ class SimNode:
                 self._at_market_time(start)
 
     def _at_market_time(self, start: Callable[[int], None]) -> None:
-        """Start a timer now in a backtest; at the first event in paper and live (their
-        clock has no time before it)."""
+        """Schedule ``start`` at the clock's time in a backtest; at the first event in
+        paper and live (their clock has no time before it)."""
         if self.clock.ts:
-            start(self.clock.ts)
+            self.kernel.schedule(self.clock.ts, start)
         else:
             self.deferred.append(start)
 
@@ -192,10 +192,7 @@ class SimNode:
                 monitor.check_equity(ts)
                 self.kernel.schedule(ts + every, check)
 
-            if self.clock.ts:
-                self.kernel.schedule(self.clock.ts, check)
-            else:  # a paper/live node before its first event: the clock has no time yet
-                self.deferred.append(check)
+            self._at_market_time(check)
 
     def kill(self, *, flatten: bool, reason: str, actor: str) -> bool:
         """The kill switch (CLI, API, configured): HALTED now, or REDUCING with
