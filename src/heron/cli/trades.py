@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heron.core.db import display
 from heron.node.round_trip_table import journal_round_trips, table_format, write_round_trips
 
 out = Console()
@@ -59,10 +60,10 @@ def trades_command(
 
 def _print(frame: pl.DataFrame, path: str | Path, limit: int) -> None:
     if frame.is_empty():
-        out.print(f"{path}: no round trips")
+        out.print(f"{display(path)}: no round trips")
         return
     shown = frame.tail(limit) if limit > 0 else frame
-    table = Table(title=f"round trips: {path}")
+    table = Table(title=f"round trips: {display(path)}")  # a database URL: no password
     for name in ("instrument", "side", "entry (UTC)", "exit (UTC)", "qty", "entry px",
                  "exit px", "fees", "funding", "net pnl", "slip in bps", "slip out bps"):
         table.add_column(name, justify="left" if name in ("instrument", "side") else "right")
