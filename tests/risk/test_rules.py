@@ -176,6 +176,20 @@ def test_max_gross_exposure_sums_every_position_at_its_mark() -> None:
         "max_gross_exposure: gross exposure 150,100.00 USDT > limit 150,000.00")
 
 
+def test_exposure_follows_marks_written_after_the_engine_was_built() -> None:
+    acct = Account({"max_gross_exposure": "150000"})
+    acct.fill(1000)                                   # 1 BTC long at 100,000
+    acct.fill(10_000, side=OrderSide.SELL, inst=ETH, px=300_000)  # 10 ETH short at 3,000
+    acct.pf.marks[BTC.id] = 1_100_000                 # the node marks BTC at 110,000
+    acct.pf.marks[ETH.id] = 250_000                   # and ETH at 2,500: gross 135,000
+
+    assert acct.check(_order(136, inst=BTC)) is None  # 135,000 + 14,960
+    assert acct.reason(_order(137)) == (
+        "max_gross_exposure: gross exposure 150,070.00 USDT > limit 150,000.00")
+    acct.fill(1000, side=OrderSide.SELL, px=1_100_000)  # BTC closed: gross 25,000
+    assert acct.check(_order(1136)) is None           # 25,000 + 124,960
+
+
 def test_max_net_exposure_and_orders_that_lower_it() -> None:
     acct = Account({"max_net_exposure": "120000"})
     acct.fill(1000)

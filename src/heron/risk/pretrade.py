@@ -12,7 +12,9 @@ Speed: limits are turned into integers once per run (lots, ticks, money units at
 portfolio's precision, bps as integer ratios) in :class:`_Compiled`; the checks
 compare integers and touch no ``Decimal`` unless they deny. Working orders and held
 positions are indexed from the records the node applies (:meth:`observe`), so a check
-never scans every open order.
+never scans every open order, and the gross/net exposure is kept by the portfolio's
+marks as they move (:class:`~heron.risk.exposure.ExposureMarks`), so it never sums
+every position either.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from decimal import Decimal
-from operator import mul
 from typing import NamedTuple
 
 import msgspec
@@ -31,6 +32,7 @@ from heron.model.instrument import Instrument
 from heron.model.orders import Order, OrderSide, OrderStatus
 from heron.model.portfolio import Portfolio
 from heron.risk import rules
+from heron.risk.exposure import ExposureMarks
 from heron.risk.limits import RiskLimits
 from heron.risk.self_trade import WorkingOrders, crossing, decrement_plan
 
@@ -89,7 +91,6 @@ class PreTradeEngine:
         self.portfolio = portfolio
         self.now = now
         self.denials_by_rule: dict[str, int] = {}
-        self._marks = portfolio.marks
         self._by_id = {inst.id: _Compiled(inst, limits, portfolio)
                        for inst in portfolio.instruments.values()}
         first = next(iter(portfolio.instruments.values()), None)
@@ -112,12 +113,9 @@ class PreTradeEngine:
         #: does the engine need :meth:`observe` for every order event?
         self.watching = self.positions or self.stp != "off"
         self.working = WorkingOrders(om.orders)
-        self._held: dict[str, _Compiled] = {}
-        # held positions as parallel lists (ids, |lots| x money per tick-lot), longs and
-        # shorts apart, rebuilt on fills: the exposure sums then run in C (sum/map), one
-        # multiplication per position (gross = long + short, net = long - short)
-        self._long: tuple[list[str], list[int]] = ([], [])
-        self._short: tuple[list[str], list[int]] = ([], [])
+        if self.exposure:  # the portfolio's marks keep the exposure sums as they move
+            portfolio.marks = ExposureMarks(portfolio.marks)
+        self._marks = portfolio.marks
         self._perp_cost = 0  # sum over held perpetuals of sign * entry cost, money units
         self._costs: dict[str, int] = {}
         for order in [*om.orders.values()]:
@@ -137,27 +135,27 @@ class PreTradeEngine:
         if c is None:
             return
         self._perp_cost -= self._costs.pop(iid, 0)
-        if not c.pos.qty:
-            self._held.pop(iid, None)
-        else:
-            self._held[iid] = c
-            if c.inst.is_perpetual:
-                cost = (1 if c.pos.qty > 0 else -1) * c.pos.entry_cost * c.um
-                self._costs[iid] = cost
-                self._perp_cost += cost
-        held = self._held.items()
-        self._long = ([k for k, h in held if h.pos.qty > 0],
-                      [h.pos.qty * h.um for h in self._held.values() if h.pos.qty > 0])
-        self._short = ([k for k, h in held if h.pos.qty < 0],
-                       [-h.pos.qty * h.um for h in self._held.values() if h.pos.qty < 0])
+        qty = c.pos.qty
+        if qty and c.inst.is_perpetual:
+            cost = (1 if qty > 0 else -1) * c.pos.entry_cost * c.um
+            self._costs[iid] = cost
+            self._perp_cost += cost
+        marks = self._marks
+        if type(marks) is ExposureMarks:
+            marks.hold(iid, qty * c.um)
 
     def _exposures(self) -> tuple[int, int]:
-        """``(gross, net)`` of the held positions at their last marks, money units."""
-        get = self._marks.__getitem__
-        ids, qus = self._long
-        long = sum(map(mul, qus, map(get, ids)))
-        ids, qus = self._short
-        short = sum(map(mul, qus, map(get, ids)))
+        """``(gross, net)`` of the held positions at their last marks, money units (kept
+        by :class:`ExposureMarks` as marks move when a limit needs them)."""
+        marks = self._marks
+        if type(marks) is ExposureMarks:
+            return marks.exposures()
+        long = short = 0  # no exposure limit: only equity-fraction sizing asks, rarely
+        for iid, c in self._by_id.items():
+            mark = marks.get(iid)
+            if c.pos.qty and mark is not None:
+                value = c.pos.qty * c.um * mark
+                long, short = (long + value, short) if value > 0 else (long, short - value)
         return long + short, long - short
 
     def count(self, rule: str) -> None:
