@@ -338,6 +338,25 @@ def test_amend_is_checked_against_order_limits_and_the_price_band() -> None:
     assert far is not None and far.rule == "price_band"
 
 
+def test_amend_growing_an_order_passes_the_exposure_limits_with_the_increase() -> None:
+    def amend_to(limits: dict[str, object], lots: int) -> Denial | None:
+        acct = Account(limits)
+        acct.fill(1000)                               # 100,000 long BTC
+        cmd = _order(300, price=990_000)              # a working bid for 0.3 BTC more
+        acct.rest(cmd)
+        return acct.engine.check_amend(
+            AmendOrder(0, 0, cmd.client_order_id, "s", BTC.id, quantity=lots))
+
+    gross = {"max_gross_exposure": "110000"}
+    assert amend_to(gross, 400) is None               # +0.1 BTC at the mark: 110,000
+    assert amend_to(gross, 200) is None               # smaller: no exposure check
+    assert amend_to(gross, 401) == Denial("max_gross_exposure", (
+        "max_gross_exposure: gross exposure 110,100.00 USDT > limit 110,000.00"))
+    assert amend_to({"max_leverage": "1.1"}, 401) == Denial("max_leverage", (
+        "max_leverage: leverage 1.1010 > limit 1.1 (gross 110,100.00 / equity "
+        "100,000.00 USDT)"))
+
+
 def test_no_limits_checks_only_minimums() -> None:
     acct = Account({})
 

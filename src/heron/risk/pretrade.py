@@ -307,8 +307,9 @@ class PreTradeEngine:
         return SelfTradePlan(before, msgspec.structs.replace(cmd, quantity=left))
 
     def check_amend(self, cmd: AmendOrder) -> Denial | None:
-        """An amend that makes an order bigger or moves its price passes the order and
-        position limits again (with only the increase counted for the position)."""
+        """An amend that makes an order bigger or moves its price passes the order
+        limits again; one that makes it bigger, the position and exposure limits (with
+        only the increase counted)."""
         order = self.working.orders.get(cmd.client_order_id)
         c = self._by_id.get(cmd.instrument_id)
         if order is None or c is None or not (order.status is _SUBMITTED or order.is_open):
@@ -318,21 +319,32 @@ class PreTradeEngine:
         ref = priced or order.price or order.trigger_price or self._marks.get(order.instrument_id)
         denial = self._order_limits(lots, ref, priced, c)
         grow = lots - order.quantity
-        if denial is None and grow > 0 and c.max_pos is not None and not order.reduce_only:
-            is_buy = order.side is _BUY
-            pending = self.working.pending(order.instrument_id, is_buy)
-            signed = 1 if is_buy else -1
-            now = c.pos.qty
-            after = now + signed * (pending + grow)
-            if abs(after) > abs(now):
-                why = rules.max_position(after, now, signed * pending, c.max_pos, c.inst)
-                if why is not None:
-                    denial = _deny("max_position", why)
+        if denial is None and grow > 0 and not order.reduce_only:
+            denial = self._growth_limits(order, grow, ref, c)
         if denial is None and self.order_rate is not None:
             why = self.order_rate.admit(self.now())
             if why is not None:
                 denial = _deny("order_rate", why)
         return denial
+
+    def _growth_limits(self, order: Order, grow: int, ref: int | None,
+                       c: _Compiled) -> Denial | None:
+        """An amend adding ``grow`` lots to a working order: the position limit counts
+        the order's other working lots too; the exposure limits count the increase as
+        if it filled now, as a new order of that size would be."""
+        is_buy = order.side is _BUY
+        signed = 1 if is_buy else -1
+        now = c.pos.qty
+        if c.max_pos is not None:
+            pending = self.working.pending(order.instrument_id, is_buy)
+            after = now + signed * (pending + grow)
+            if abs(after) > abs(now):
+                why = rules.max_position(after, now, signed * pending, c.max_pos, c.inst)
+                if why is not None:
+                    return _deny("max_position", why)
+        if self.exposure and ref is not None:
+            return self._exposure_limits(order.instrument_id, now, now + signed * grow, ref, c)
+        return None
 
     def check_cancel(self, cmd: CancelOrder) -> Denial | None:
         if self.cancel_rate is None:
