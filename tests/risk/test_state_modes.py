@@ -253,14 +253,18 @@ class KillAfter(Strategy):
             self.buy(size=Decimal("0.002"))
 
 
-def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = None
-          ) -> tuple[Any, int]:
+def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = None,
+          scenario: dict[str, Any] | None = None) -> tuple[Any, int]:
+    """A live run on the loopback exchange: ``KillAfter`` (``kill``, ``limits``), or the
+    ``Scenario`` strategy with ``scenario`` as its parameters."""
     KILL[:] = [kill] if kill else []
     LIMITS.pop("live", None)
     if limits is not None:
         LIMITS["live"] = StateLimits(**limits)
-    cfg = LiveConfig(strategy=f"{__name__}:KillAfter", venue="binanceusdm",
-                     symbols=["BTC/USDT:USDT"], streams=["trades"], bar="1s")
+    strategy = "Scenario" if scenario else "KillAfter"
+    cfg = LiveConfig(strategy=f"{__name__}:{strategy}", venue="binanceusdm",
+                     symbols=["BTC/USDT:USDT"], streams=["trades"], bar="1s",
+                     params=scenario or {})
     with loopback_exchange(KEY, SECRET, speed=20, lines=None) as server:
         client = CcxtClient(BinanceUsdmDialect(), Credentials(
             "binanceusdm", "test", api_key=KEY, api_secret=SECRET), ["BTC/USDT:USDT"],
@@ -298,3 +302,13 @@ def test_hard_drawdown_flattens_a_live_run_at_the_venue(tmp_path: Path) -> None:
                          ("REDUCING", "HALTED", "flat")]
     assert venue_position == 0
     assert_no_new_risk_after_restriction(engine.journal.records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "mode", "limits", "path"), CASES, ids=[c[0] for c in CASES])
+def test_each_trigger_in_a_live_run(tmp_path: Path, case: str, mode: str,
+                                    limits: dict[str, Any], path: list[str]) -> None:
+    """The same scenarios on 1-second bars of the exchange's trades, orders at the venue."""
+    engine, _ = _live(tmp_path, limits=limits, scenario={
+        "mode": mode, "limits": "live", "size": "0.05", "every": "2"})
+    _check(engine.journal.records, case, path)
