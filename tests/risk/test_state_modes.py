@@ -254,9 +254,11 @@ class KillAfter(Strategy):
 
 
 def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = None,
-          scenario: dict[str, Any] | None = None) -> tuple[Any, int]:
+          scenario: dict[str, Any] | None = None, lines: int | None = None,
+          stale_s: float = 10, duration_s: float = 30) -> tuple[Any, int]:
     """A live run on the loopback exchange: ``KillAfter`` (``kill``, ``limits``), or the
-    ``Scenario`` strategy with ``scenario`` as its parameters."""
+    ``Scenario`` strategy with ``scenario`` as its parameters; ``lines`` of the capture
+    (``None``: all), then the market stream is silent."""
     KILL[:] = [kill] if kill else []
     LIMITS.pop("live", None)
     if limits is not None:
@@ -265,13 +267,14 @@ def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = Non
     cfg = LiveConfig(strategy=f"{__name__}:{strategy}", venue="binanceusdm",
                      symbols=["BTC/USDT:USDT"], streams=["trades"], bar="1s",
                      params=scenario or {})
-    with loopback_exchange(KEY, SECRET, speed=20, lines=None) as server:
+    with loopback_exchange(KEY, SECRET, speed=20, lines=lines) as server:
         client = CcxtClient(BinanceUsdmDialect(), Credentials(
             "binanceusdm", "test", api_key=KEY, api_secret=SECRET), ["BTC/USDT:USDT"],
             endpoint=server.url)
         state = LiveState(tmp_path / "state")
         status = asyncio.run(run_live(cfg, state, client, endpoint=server.url, stop_after=400,
-                                      duration_s=30, options=FeedOptions(stale_after_s=10)))
+                                      duration_s=duration_s,
+                                      options=FeedOptions(stale_after_s=stale_s)))
         state.close()
         position = server.call(lambda: server.account.inst.quantity(sum(
             p.qty for p in server.account.portfolio.positions.values())))
@@ -312,3 +315,17 @@ def test_each_trigger_in_a_live_run(tmp_path: Path, case: str, mode: str,
     engine, _ = _live(tmp_path, limits=limits, scenario={
         "mode": mode, "limits": "live", "size": "0.05", "every": "2"})
     _check(engine.journal.records, case, path)
+
+
+@pytest.mark.slow
+def test_a_stale_feed_degrades_a_live_run(tmp_path: Path) -> None:
+    """The exchange's capture ends after 150 lines: the trade stream goes silent, the
+    session calls it stale after 1 s and the run is DEGRADED (reduce-only)."""
+    engine, _ = _live(tmp_path, lines=150, stale_s=1, duration_s=6, scenario={
+        "mode": "hold", "size": "0.002", "every": "1000"})
+    records = engine.journal.records
+    moves = transitions(records)
+    assert moves[1][1:] == ("DEGRADED", "feed"), moves
+    change = next(r for r in records if isinstance(r, TradingStateChanged)
+                  and r.trigger == "feed")
+    assert json.loads(change.evidence)["state"] == "stale"
