@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -255,10 +256,11 @@ class KillAfter(Strategy):
 
 def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = None,
           scenario: dict[str, Any] | None = None, lines: int | None = None,
-          stale_s: float = 10, duration_s: float = 30) -> tuple[Any, int]:
+          stale_s: float = 10, duration_s: float = 30,
+          before: Callable[[Any], None] | None = None) -> tuple[Any, int]:
     """A live run on the loopback exchange: ``KillAfter`` (``kill``, ``limits``), or the
     ``Scenario`` strategy with ``scenario`` as its parameters; ``lines`` of the capture
-    (``None``: all), then the market stream is silent."""
+    (``None``: all), then the market stream is silent; ``before(server)`` runs first."""
     KILL[:] = [kill] if kill else []
     LIMITS.pop("live", None)
     if limits is not None:
@@ -268,6 +270,8 @@ def _live(tmp_path: Path, *, kill: str = "", limits: dict[str, Any] | None = Non
                      symbols=["BTC/USDT:USDT"], streams=["trades"], bar="1s",
                      params=scenario or {})
     with loopback_exchange(KEY, SECRET, speed=20, lines=lines) as server:
+        if before is not None:
+            before(server)
         client = CcxtClient(BinanceUsdmDialect(), Credentials(
             "binanceusdm", "test", api_key=KEY, api_secret=SECRET), ["BTC/USDT:USDT"],
             endpoint=server.url)
@@ -329,3 +333,29 @@ def test_a_stale_feed_degrades_a_live_run(tmp_path: Path) -> None:
     change = next(r for r in records if isinstance(r, TradingStateChanged)
                   and r.trigger == "feed")
     assert json.loads(change.evidence)["state"] == "stale"
+
+
+def _bought_by_hand(server: Any) -> None:
+    """A position opened on the account outside heron, before the run starts (the
+    exchange's book is seeded from the capture's first snapshot, so it fills)."""
+    server.call(lambda: server.account.place({
+        "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01",
+        "newClientOrderId": "by-hand-position"}))
+
+
+@pytest.mark.slow
+def test_a_reconciliation_mismatch_keeps_a_live_run_reduce_only(tmp_path: Path) -> None:
+    """The venue holds a position heron's journal does not explain (opened by hand before
+    the run): the start-up reconciliation fires the ``reconcile`` trigger, and the
+    strategy's buys are denied while it holds."""
+    engine, position = _live(tmp_path, before=_bought_by_hand, duration_s=5, scenario={
+        "mode": "hold", "size": "0.002", "every": "2"})
+    records = engine.journal.records
+    moves = transitions(records)
+    assert moves[1][1:] == ("DEGRADED", "reconcile"), moves
+    change = next(r for r in records if isinstance(r, TradingStateChanged)
+                  and r.trigger == "reconcile")
+    assert json.loads(change.evidence)["first"].startswith("position ")
+    assert any(isinstance(r, OrderDenied) for r in records)   # the strategy's buys
+    assert position == Decimal("0.01")                        # nothing added at the venue
+    assert list((tmp_path / "state" / "reconcile").iterdir())  # the evidence is saved
