@@ -1,4 +1,9 @@
-"""Pure numeric functions on arrays: indicators, bar builders, performance metrics.
+"""Pure numeric functions on arrays: indicators, microstructure features, statistical
+tests, bar builders, performance metrics.
+
+Indicators are imported from :mod:`heron.analytics.indicators`, features from
+:mod:`~heron.analytics.microstructure`, tests from :mod:`~heron.analytics.stat_tests`
+(which loads statsmodels only when a test runs).
 
 Imports nothing from heron except ``heron.errors``, so research code and the report
 can use it without pulling in the engine.
