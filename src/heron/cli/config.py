@@ -3,7 +3,7 @@
 Keys are the long flag names with ``_`` for ``-``; parameters go in a ``[params]``
 table. Unknown keys are refused (a typo must not silently run with a default)::
 
-    strategy = "sma_cross"
+    strategy = "sma_cross"        # or a file's strategy, with strategy_path = "strategies"
     data = "data/btc-perp-20211231-20220201_1m.csv.gz"
     symbol = "BTC-PERP"
     cash = "100000"
@@ -31,6 +31,7 @@ from heron.errors import InvalidConfiguration
 
 class BacktestConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     strategy: str = "sma_cross"
+    strategy_path: str | None = None
     data: str | None = None
     symbol: str | None = None
     params: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -49,7 +50,7 @@ class BacktestConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     journal: str | None = None
 
 
-PATH_KEYS = ("data", "json", "report", "journal", "funding")
+PATH_KEYS = ("data", "json", "report", "journal", "funding", "strategy_path")
 
 
 def load_config(path: Path) -> BacktestConfig:

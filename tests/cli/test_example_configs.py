@@ -1,0 +1,26 @@
+"""Each library strategy's example config under examples/ runs as written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["momentum", "mean_reversion"])
+def test_example_config_runs_and_trades(name: str, tmp_path: Path) -> None:
+    config = ROOT / "examples" / f"{name}.toml"
+    proc = subprocess.run([sys.executable, "-m", "heron", "backtest", str(config), "--quiet",
+                           "--json", str(tmp_path / "r.json"),
+                           "--report", str(tmp_path / "r.html")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["bars"] == 45031
+    assert doc["trades"] > 20
+    assert (tmp_path / "r.html").stat().st_size > 0
