@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 UV := UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 $(BIN)/python -m uv
 OUT := out
 
-.PHONY: venv demo test check lint types bench bench-peers clean
+.PHONY: venv web chromium demo serve test check lint types bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,13 +24,40 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: venv
+# The dashboard (web/): rebuilt only when its sources or lockfile change. The stamp lives in
+# web/dist, so removing the build (or a fresh checkout) rebuilds it.
+WEB_STAMP := web/dist/.stamp
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json \
+	web/package-lock.json web/vite.config.ts web/tsconfig.json
+
+$(WEB_STAMP): $(WEB_SRC)
+	@command -v npm >/dev/null 2>&1 || { echo "make web: npm not found; install Node.js 20+ \
+	with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund && npm run build
+	@touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+# Debian's chromium drives the dashboard's browser tests; without it they skip.
+chromium:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; \
+	then apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	apt-get install -y -qq chromium >/dev/null; } || echo "chromium: install failed; the \
+	browser tests will skip"; else echo "chromium: /usr/bin/chromium missing; the browser \
+	tests will skip (apt-get install chromium)"; fi; }
+
+demo: venv web
 	@mkdir -p $(OUT)
 	$(BIN)/heron backtest --strategy sma_cross --data data/btc-perp-20211231-20220201_1m.csv.gz \
 		--symbol BTC-PERP --param fast=10 --param slow=50 --cash 100000 --fee-bps 10 \
 		--json $(OUT)/demo.json --report $(OUT)/demo-report.html --journal $(OUT)/demo-journal.sqlite
 
-test: venv
+# The API and dashboard on http://127.0.0.1:8000, with a demo backtest in the list
+# (runs and server.sqlite in heron-home/; Ctrl-C stops the server, not the runs).
+serve: venv web
+	$(BIN)/heron serve --demo
+
+test: venv web chromium
 	$(BIN)/pytest -q
 
 lint: venv

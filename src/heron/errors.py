@@ -11,7 +11,9 @@ the problem *and* the fix, because that line is all a CLI user sees::
     │   ├── VenueRejected           the venue refused a request (bad key, balance, size ...)
     │   ├── DataError               a data file is missing, malformed, unsorted, has NaNs ...
     │   ├── InvalidConfiguration    unknown / impossible parameters, bad TOML, bad flag values
-    │   └── JournalError            a journal is corrupt, truncated, foreign or too new
+    │   ├── JournalError            a journal is corrupt, truncated, foreign or too new
+    │   ├── RunNotFound             no managed run (``heron serve``) has that id
+    │   └── RunConflict             the run's status does not allow that (started twice ...)
     └── EngineError                 heron itself broke an invariant -> a bug, report it (exit 3)
         └── InvalidStateTransition  an order event arrived that its state does not allow
 
@@ -77,6 +79,15 @@ class InvalidConfiguration(InputError):
 
 class JournalError(InputError):
     """A journal file is corrupt, truncated, not a heron journal, or of an unknown schema."""
+
+
+class RunNotFound(InputError):
+    """No run in the server's registry has the given id (the API answers 404)."""
+
+
+class RunConflict(InputError):
+    """A managed run cannot do that in its current status: started twice, stopped when
+    not running (the API answers 409)."""
 
 
 class EngineError(HeronError):

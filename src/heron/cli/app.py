@@ -22,6 +22,7 @@ from heron.cli.backtest import backtest_command
 from heron.cli.data import data_app
 from heron.cli.emulator import emulator_command
 from heron.cli.feed import feed_command
+from heron.cli.init import init_command
 from heron.cli.journal import journal_app
 from heron.cli.kill import kill_command
 from heron.cli.live import live_command
@@ -29,6 +30,10 @@ from heron.cli.order import order_app
 from heron.cli.paper import paper_command
 from heron.cli.reconcile import reconcile_command
 from heron.cli.record import record_command
+from heron.cli.serve import serve_command
+from heron.cli.status import status_command
+from heron.cli.strategies import strategies_app
+from heron.cli.token import token_app
 from heron.cli.trades import trades_command
 from heron.errors import EXIT_INTERNAL, HeronError
 from heron.venues.credentials import install_redaction, scrub
@@ -58,6 +63,11 @@ app.add_typer(data_app, name="data")
 app.add_typer(order_app, name="order")
 app.command("positions")(positions_command)
 app.command("balances")(balances_command)
+app.command("serve")(serve_command)
+app.command("status")(status_command)
+app.add_typer(token_app, name="token")
+app.add_typer(strategies_app, name="strategies")
+app.command("init")(init_command)
 
 
 @app.command("version")

@@ -16,6 +16,8 @@ from heron.errors import InvalidConfiguration
 from heron.node.api import backtest
 from heron.node.result import BacktestResult
 from heron.risk.config import RiskConfig, load_risk
+from heron.strategy.base import Strategy
+from heron.strategy.registry import strategy_class
 
 out = Console()
 err = Console(stderr=True)
@@ -26,6 +28,9 @@ Opt = typer.Option
 def backtest_command(
     config: Annotated[Path | None, typer.Argument(help="TOML config (flags override it)")] = None,
     strategy: Annotated[str | None, Opt(help="strategy name or module:Class")] = None,
+    strategy_path: Annotated[Path | None, Opt(help="folder of your strategy files (also "
+                                              "HERON_STRATEGY_PATH); docs/strategies.md")
+                             ] = None,
     data: Annotated[str | None, Opt(help="bar file: CSV(.gz), freqtrade JSON/feather, Parquet")
                     ] = None,
     symbol: Annotated[str | None, Opt(help="instrument symbol (default: from the file)")] = None,
@@ -45,9 +50,13 @@ def backtest_command(
     json: Annotated[str | None, Opt("--json", help="write the results as JSON here")] = None,
     report: Annotated[str | None, Opt(help="write a self-contained HTML report here")] = None,
     journal: Annotated[str | None, Opt(help="write the SQLite journal here")] = None,
-    db: Annotated[str | None, Opt(help="write the journal to this database instead: "
+    db: Annotated[str | None, Opt(envvar="HERON_DB",
+                                  help="write the journal to this database instead: "
                                   "postgresql://user@host:port/dbname (a new run id, "
-                                  "printed) or sqlite:///PATH")] = None,
+                                  "printed) or sqlite:///PATH; HERON_DB keeps a password "
+                                  "out of the process list")] = None,
+    run_id: Annotated[str | None, Opt(help="the journal's run id in a --db database "
+                                      "(default: a new one, printed)")] = None,
     quiet: Annotated[bool, Opt(help="no progress bar or summary table")] = False,
     risk: Annotated[Path | None, Opt(help="risk file: [limits], [state], [portfolio] "
                                      "(TOML, docs/risk.md)")] = None,
@@ -56,7 +65,8 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on bars; flags override the optional TOML config."""
     base = load_config(config) if config is not None else BacktestConfig()
-    flags = {"strategy": strategy, "data": data, "symbol": symbol, "cash": cash,
+    flags = {"strategy": strategy, "strategy_path": strategy_path and str(strategy_path),
+             "data": data, "symbol": symbol, "cash": cash,
              "fee_bps": fee_bps, "slippage_bps": slippage_bps, "fill": fill,
              "tick_size": tick_size, "lot_size": lot_size, "kind": kind, "leverage": leverage,
              "volume_share": volume_share, "funding": funding, "json": json, "report": report,
@@ -74,7 +84,7 @@ def backtest_command(
     for target in (merged.json, merged.report, merged.journal):
         if target is not None and "://" not in target:
             _check_writable(Path(target))
-    result = _run(merged, params, quiet, limits)
+    result = _run(merged, params, quiet, limits, run_id)
     _write_outputs(result, merged)
     if not quiet:
         _summary(result, merged)
@@ -83,13 +93,13 @@ def backtest_command(
 
 
 def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool,
-         limits: RiskConfig | None = None) -> BacktestResult:
+         limits: RiskConfig | None = None, run_id: str | None = None) -> BacktestResult:
     kwargs: dict[str, Any] = {
-        "strategy": cfg.strategy, "params": params, "symbol": cfg.symbol, "cash": cfg.cash,
+        "strategy": _strategy(cfg), "params": params, "symbol": cfg.symbol, "cash": cfg.cash,
         "fee_bps": cfg.fee_bps, "slippage_bps": cfg.slippage_bps, "fill": cfg.fill,
         "tick_size": cfg.tick_size, "lot_size": cfg.lot_size, "kind": cfg.kind,
         "leverage": cfg.leverage, "volume_share": cfg.volume_share, "journal": cfg.journal,
-        "funding": cfg.funding, "risk": limits,
+        "funding": cfg.funding, "risk": limits, "journal_run_id": run_id,
     }
     assert cfg.data is not None
     if quiet or not err.is_terminal:
@@ -102,6 +112,11 @@ def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool,
             bar.update(task, completed=done, total=total)
 
         return backtest(cfg.data, progress=tick, **kwargs)
+
+
+def _strategy(cfg: BacktestConfig) -> type[Strategy]:
+    """The strategy's class: built-in, entry point, strategy-path file or module:Class."""
+    return strategy_class(cfg.strategy, paths=[cfg.strategy_path] if cfg.strategy_path else [])
 
 
 def _journal_target(journal: str | None, db: str | None) -> str | None:

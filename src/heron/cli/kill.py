@@ -8,14 +8,13 @@ directory, contradictory options).
 from __future__ import annotations
 
 import getpass
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from heron.errors import InputError, VenueUnavailable
-from heron.risk.kill import CONTROL_FILE, Control, record_intervention, running_pid, send_control
+from heron.errors import InputError
+from heron.risk.intervention import intervene
 
 
 def kill_command(
@@ -33,23 +32,10 @@ def kill_command(
     if not run.is_dir():
         raise InputError(f"no run state at {run}; pass the --state directory of a paper or "
                          "live run")
-    pid = running_pid(run)
-    if pid is None:
-        raise VenueUnavailable(f"no process is running {run}; nothing to kill (a stopped run "
-                               "sends nothing)")
     action = "resume" if resume else "flatten" if flatten else "halt"
-    actor = f"{getpass.getuser()}@cli"
-    control = Control(action=action, reason=reason or f"heron kill ({action})", actor=actor)
-    send_control(run, control, pid)
-    deadline = time.monotonic() + wait
-    while (run / CONTROL_FILE).exists():
-        if time.monotonic() > deadline:
-            raise VenueUnavailable(f"the run (pid {pid}) did not take the command within "
-                                   f"{wait:g} s; {run / CONTROL_FILE} is left for it")
-        time.sleep(0.02)
-    try:
-        record_intervention(run / "journal.sqlite", run.name, actor, f"kill.{action}",
-                            {"reason": control.reason, "pid": pid})
-    except Exception as exc:  # the kill is done; a failing audit sink is reported, not fatal
-        typer.echo(f"warning: the audit log did not record this: {exc}", err=True)
-    typer.echo(f"{action}: sent to pid {pid} ({run})")
+    done = intervene(run, action, actor=f"{getpass.getuser()}@cli", reason=reason,
+                     wait_s=wait)
+    if done.audit_error is not None:
+        typer.echo(f"warning: the audit log did not record this: {done.audit_error}",
+                   err=True)
+    typer.echo(f"{action}: sent to pid {done.pid} ({run})")

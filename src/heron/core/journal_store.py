@@ -33,6 +33,8 @@ from heron.model.events import Record
 
 #: the run id of a single-run SQLite journal (and of every schema-1 file after upgrade)
 DEFAULT_RUN = "main"
+#: new rows of a run in a PostgreSQL journal, announced to listeners (heron serve)
+_NOTIFY = sa.text("SELECT pg_notify('heron_journal', :run)")
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,16 @@ class JournalStore:
             raise
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
+        """Commit ``rows``; on PostgreSQL the same transaction sends ``NOTIFY
+        heron_journal, '<run id>'`` (delivered at commit), which wakes ``heron serve``'s
+        follower of this run instead of it polling the table."""
         run_id = self.run_id
         for row in rows:
             row["run_id"] = run_id
         with self.engine.begin() as conn:
             conn.execute(records_table.insert(), rows)
+            if conn.dialect.name == "postgresql":
+                conn.execute(_NOTIFY, {"run": run_id})
 
     def seal(self, header: dict[str, Any], record_count: int, sha256: str) -> None:
         with self.engine.begin() as conn:

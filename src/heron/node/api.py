@@ -54,6 +54,7 @@ def backtest(
     journal: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     risk: RiskConfig | RiskLimits | str | Path | None = None,
+    journal_run_id: str | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one path/frame, or ``{symbol: path/frame}``).
 
@@ -63,7 +64,8 @@ def backtest(
     funding-rate file or ``[(ts_ns, rate), ...]`` (for one instrument), or a mapping of
     symbol to either. ``risk`` is a risk file (``[limits]``, ``[state]``, ``[portfolio]``;
     docs/risk.md), its :class:`RiskConfig`, or just :class:`RiskLimits`; without it only
-    minimum size and notional are checked.
+    minimum size and notional are checked. ``journal_run_id`` names the run in a journal
+    database (``heron serve`` uses its own run id); by default a new id (a file: ``main``).
     """
     limits = (load_risk(risk) if isinstance(risk, (str, Path))
               else RiskConfig(risk) if isinstance(risk, RiskLimits) else risk)
@@ -76,7 +78,8 @@ def backtest(
               for sym, frame in frames.items()]
     strategies = _strategies(strategy, params)
     engine = BacktestEngine(series=series, strategies=strategies, cash=cash_d, venue=venue,
-                            journal_path=journal, funding=_funding(funding, list(frames)))
+                            journal_path=journal, funding=_funding(funding, list(frames)),
+                            journal_run_id=journal_run_id)
     if limits is not None:
         engine.use_risk_config(limits)
     engine.run(progress)

@@ -37,14 +37,16 @@ class BacktestEngine(SimNode):
     def __init__(self, *, series: list[BarSeries], strategies: list[Strategy],
                  cash: Decimal, venue: SimVenueConfig, journal_path: Any = None,
                  funding: dict[str, list[tuple[int, Decimal]]] | None = None,
-                 money_precision: int | None = None) -> None:
+                 money_precision: int | None = None,
+                 journal_run_id: str | None = None) -> None:
         self.series = series
         super().__init__(
             instruments=[s.instrument for s in series], strategies=strategies, cash=cash,
             venue=venue, start_ts=int(series[0].ts[0]) if len(series[0]) else 0,
             journal_path=journal_path, funding=funding, money_precision=money_precision,
             series=[s.prices for s in series],
-            header={"bars": {s.instrument.id: len(s) for s in series}})
+            header={"bars": {s.instrument.id: len(s) for s in series}},
+            journal_run_id=journal_run_id)
         self.equity = EquityRecorder(self.portfolio, self.instruments)
         self.bars_processed = 0
 

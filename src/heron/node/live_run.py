@@ -51,11 +51,11 @@ from heron.model.instrument import Instrument
 from heron.node.live import LiveEngine
 from heron.node.paper_run import bar_ns, fetch_warmup, run_until_stopped
 from heron.node.paper_state import PaperConfig, PaperState
+from heron.node.run_desk import RunDesk, ignore_wakeups, restore_wakeups
 from heron.observe.logs import bind_run, end_order_context, watch_orders
 from heron.observe.metrics import NodeMetrics
 from heron.observe.metrics_server import MetricsEndpoint, start_metrics
 from heron.risk.config import parse_risk
-from heron.risk.kill import apply_control, take_control
 from heron.strategy.registry import strategy_class
 
 _TAG_ALPHABET = string.ascii_lowercase + string.digits
@@ -167,12 +167,14 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
     session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
                               replace(base, endpoint=endpoint) if endpoint else base)
     bind_run(run=state.dir.name, strategy=cfg.strategy, venue=cfg.venue)
+    wakeups = ignore_wakeups()  # a command before the run listens waits in its inbox
     server = await start_metrics(metrics_at, state.dir.name)  # a port in use: refused now
     try:
         await client.open()
     except BaseException:
         if server is not None:
             await server.stop()
+        restore_wakeups(wakeups)
         raise
     try:
         await session.open()
@@ -191,6 +193,7 @@ async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
         await client.close()
         if server is not None:
             await server.stop()
+        restore_wakeups(wakeups)
 
 
 def _ignore(event: object) -> None:
@@ -220,6 +223,8 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
     engine = build_engine(cfg, client, instruments, state.journal,
                           {i.id: rule for i in instruments})
     status = LiveStatus(engine, Decimal(cfg.cash))
+    desk = RunDesk(engine, state.dir, kind="live", health=status.health,
+                   aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)))
     try:
         status.restored = restore(engine, state, records)  # before watching: not news
         if cfg.risk is not None:  # after the restore: the checks see the restored orders
@@ -236,8 +241,10 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                     engine.consume(bar)
         gc.freeze()  # ccxt's and the restore's long-lived objects: short full collections
         engine.journal.flush()
+        desk.publish()
         await _live(session, engine, status, stop_after, duration_s, on_status, poll_s,
-                    state.dir, reconcile_s, metrics)
+                    desk, reconcile_s, metrics)
+        desk.close()
         engine.journal.close()
     except BaseException:
         engine.journal.abort()
@@ -248,7 +255,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
 async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
                 stop_after: int | None, duration_s: float | None,
                 on_status: Callable[[LiveStatus], None] | None, poll_s: float,
-                run_dir: Path, reconcile_s: float, metrics: NodeMetrics | None = None) -> None:
+                desk: RunDesk, reconcile_s: float, metrics: NodeMetrics | None = None) -> None:
     done = asyncio.Event()
 
     def on_event(event: Any) -> None:
@@ -271,25 +278,16 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
             done.set()
 
     session.redirect(on_event)
+    desk.drain()  # what was sent while the run started
     try:
         await run_until_stopped(session, done, duration_s, [
             engine.execution.run_streams(done, poll_s=poll_s),
-            _flush(engine, status, on_status),
-            _reconcile_every(engine, status, run_dir, reconcile_s, done)],
-            lambda: _take_control(engine, run_dir))
+            _flush(engine, status, on_status, desk),
+            _reconcile_every(engine, status, desk.dir, reconcile_s, done)], desk.drain)
     finally:
         await engine.execution.drain()  # every request sent gets its answer journaled
         if on_status is not None:
             on_status(status)
-
-
-def _take_control(engine: LiveEngine, run_dir: Path) -> None:
-    """SIGUSR1 (``heron kill``): apply the control file's command now (the journal is
-    the record: a restored run keeps its state)."""
-    control = take_control(run_dir)
-    if control is not None:
-        apply_control(engine, control)
-        engine.journal.flush()
 
 
 async def _reconcile_every(engine: LiveEngine, status: LiveStatus, run_dir: Path,
@@ -312,12 +310,16 @@ async def _reconcile_every(engine: LiveEngine, status: LiveStatus, run_dir: Path
 
 
 async def _flush(engine: LiveEngine, status: LiveStatus,
-                 on_status: Callable[[LiveStatus], None] | None) -> None:
+                 on_status: Callable[[LiveStatus], None] | None, desk: RunDesk) -> None:
+    published = time.monotonic()
     while True:
         await asyncio.sleep(0.1)
         await engine.journal.flush_off_loop()  # the commit waits for the disk: not on the loop
         if on_status is not None:
             on_status(status)
+        if time.monotonic() - published >= 1.0:  # commands, status.json (the desk)
+            published = time.monotonic()
+            await desk.tick()
 
 
 __all__ = ["LiveConfig", "LiveState", "LiveStatus", "build_engine", "new_tag", "run_live"]

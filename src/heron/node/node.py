@@ -76,7 +76,8 @@ class SimNode:
                  money_precision: int | None = None,
                  series: list[dict[str, NDArray[np.float64]]] | None = None,
                  header: dict[str, Any] | None = None,
-                 journal_in_place: bool = False, id_tag: str = "H") -> None:
+                 journal_in_place: bool = False, id_tag: str = "H",
+                 journal_run_id: str | None = None) -> None:
         self.instruments = instruments
         precision = money_precision or max([8, *(i.notional_precision for i in instruments)])
         self.clock = SimClock(start_ts)
@@ -90,7 +91,7 @@ class SimNode:
             raise ValueError("two strategies share a strategy_id; give each its own")
         self.journal = JournalWriter(journal_path, {
             **self._header(cash, venue, precision), **(header or {})},
-            in_place=journal_in_place)
+            in_place=journal_in_place, run_id=journal_run_id)
         self.bus = MessageBus()
         self._observers = self.bus.handlers(RECORDS)
         self.venue = SimVenue(instruments=instruments, portfolio=self.portfolio, ids=self.ids,

@@ -36,11 +36,11 @@ from heron.model.instrument import Instrument, OffGrid
 from heron.node.input_log import InputLog
 from heron.node.paper import PaperEngine
 from heron.node.paper_state import PaperConfig, PaperState
+from heron.node.run_desk import RunDesk, ignore_wakeups, restore_wakeups
 from heron.observe.logs import bind_instruments, bind_run, end_order_context, watch_orders
 from heron.observe.metrics import NodeMetrics
 from heron.observe.metrics_server import MetricsEndpoint, start_metrics
 from heron.risk.config import parse_risk
-from heron.risk.kill import Control, apply_control, log_control, read_control_log, take_control
 from heron.strategy.registry import strategy_class
 from heron.venues.sim.config import FillAt, SimVenueConfig
 
@@ -96,18 +96,19 @@ def build_engine(cfg: PaperConfig, instruments: list[Instrument], journal: Path,
     return engine
 
 
-def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes]) -> int:
+def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes],
+                  desk: RunDesk) -> int:
     """Rebuild the engine from the log; the journal must start with ``previous``.
-    Operator controls (``heron kill``) are replayed at the input count they came at."""
+    Operator commands (``heron kill``, manual orders) are replayed at the input count
+    they came at."""
     engine.start()
-    controls = read_control_log(log.path.parent)
     n = 0
     for event in log.replay():
         if engine.is_new(event):
-            _apply_due(engine, controls)
+            desk.apply_due()
             engine.consume(event)
             n += 1
-    _apply_due(engine, controls)
+    desk.apply_due()
     encode = msgspec.msgpack.Encoder().encode
     rebuilt = [encode(r) for r in engine.journal.records[:len(previous)]]
     if rebuilt != previous:
@@ -117,21 +118,6 @@ def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes]) -> 
                           f"the previous process wrote at record {at + 1}; it is kept as "
                           "journal.prev.sqlite (a bug: please report it)")
     return n
-
-
-def _apply_due(engine: PaperEngine, controls: list[Control]) -> None:
-    while controls and controls[0].at <= engine.consumed:
-        apply_control(engine, controls.pop(0))
-
-
-def _take_control(engine: PaperEngine, state_dir: Path) -> None:
-    """SIGUSR1 (``heron kill``): log the control at this input count, then apply it."""
-    control = take_control(state_dir)
-    if control is not None:
-        control = msgspec.structs.replace(control, at=engine.consumed)
-        log_control(state_dir, control)
-        apply_control(engine, control)
-        engine.journal.flush()
 
 
 async def fetch_warmup(session: LiveSession, cfg: PaperConfig, instruments: list[Instrument],
@@ -172,6 +158,7 @@ async def run_paper(cfg: PaperConfig, state: PaperState, *, endpoint: str | None
     session = adapter.session(cfg.symbols, parse_streams(",".join(cfg.streams)), _ignore,
                               _with_endpoint(options, endpoint))
     bind_run(run=state.dir.name, strategy=cfg.strategy, venue=cfg.venue)
+    wakeups = ignore_wakeups()  # a command before the run listens waits in its inbox
     server = await start_metrics(metrics_at, state.dir.name)  # a port in use: refused now
     try:
         await session.open()
@@ -182,6 +169,7 @@ async def run_paper(cfg: PaperConfig, state: PaperState, *, endpoint: str | None
         await session.stop()
         if server is not None:
             await server.stop()
+        restore_wakeups(wakeups)
 
 
 def _ignore(event: object) -> None:
@@ -224,8 +212,11 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
     bind_instruments(instruments)
     log = InputLog(state.inputs, instruments)
     status = PaperStatus(engine, Decimal(cfg.cash))
+    desk = RunDesk(engine, state.dir, kind="paper", health=status.health,
+                   aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)),
+                   sync_inputs=lambda: log.flush(sync=True))
     try:
-        status.replayed = replay_inputs(engine, log, previous)
+        status.replayed = replay_inputs(engine, log, previous, desk)
         watch_orders(engine)  # after the replay: what this process does is news
         if metrics is not None:
             metrics.attach(engine)
@@ -237,9 +228,11 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
         gc.freeze()  # ccxt's and the replay's long-lived objects: short full collections live
         prev_path.unlink(missing_ok=True)
         engine.journal.flush()
+        desk.publish()
         if stop_after is None or engine.consumed < stop_after:
             await _live(session, engine, log, status, stop_after, duration_s, on_status,
-                        metrics)
+                        metrics, desk)
+        desk.close()
         engine.journal.close()
     except BaseException:
         engine.journal.abort()
@@ -252,7 +245,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
 async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
                 status: PaperStatus, stop_after: int | None, duration_s: float | None,
                 on_status: Callable[[PaperStatus], None] | None,
-                metrics: NodeMetrics | None = None) -> None:
+                metrics: NodeMetrics | None, desk: RunDesk) -> None:
     done = asyncio.Event()
 
     def on_event(event: Any) -> None:
@@ -276,9 +269,9 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
 
     session.redirect(on_event)
     try:
+        desk.drain()  # what was sent while the run started
         await run_until_stopped(session, done, duration_s,
-                                [_flush(engine, log, status, on_status)],
-                                lambda: _take_control(engine, log.path.parent))
+                                [_flush(engine, log, status, on_status, desk)], desk.drain)
     finally:
         log.flush(sync=True)
         if on_status is not None:
@@ -291,8 +284,9 @@ async def run_until_stopped(session: LiveSession, done: asyncio.Event,
                             on_control: Callable[[], None] | None = None) -> None:
     """Run the feed and ``workers`` until ``done`` is set (a stop condition, SIGINT,
     SIGTERM) or ``duration_s`` has passed; then stop the feed and the workers (paper and
-    live runs stop the same way). ``on_control`` handles SIGUSR1 (``heron kill``) within
-    one turn of the event loop."""
+    live runs stop the same way). ``on_control`` handles SIGUSR1 (``heron kill``, the
+    API's commands) within one turn of the event loop; once stopped, SIGUSR1 is ignored
+    (its default would end the process before the journal is sealed)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
@@ -308,6 +302,8 @@ async def run_until_stopped(session: LiveSession, done: asyncio.Event,
         done.set()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
+        if on_control is not None:
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         for task in tasks:
             task.cancel()
         await session.stop()
@@ -316,8 +312,8 @@ async def run_until_stopped(session: LiveSession, done: asyncio.Event,
 
 
 async def _flush(engine: PaperEngine, log: InputLog, status: PaperStatus,
-                 on_status: Callable[[PaperStatus], None] | None) -> None:
-    synced = time.monotonic()
+                 on_status: Callable[[PaperStatus], None] | None, desk: RunDesk) -> None:
+    synced = published = time.monotonic()
     while True:
         await asyncio.sleep(0.1)
         log.flush()
@@ -327,6 +323,9 @@ async def _flush(engine: PaperEngine, log: InputLog, status: PaperStatus,
             synced = time.monotonic()
         if on_status is not None:
             on_status(status)
+        if time.monotonic() - published >= 1.0:
+            published = time.monotonic()
+            await desk.tick()
 
 
 __all__ = ["PaperConfig", "PaperState", "PaperStatus", "bar_ns", "build_engine", "run_paper",

@@ -6,10 +6,13 @@ to a state -- ``DEGRADED`` cancels the resting orders that could increase ``|pos
 ``REDUCING`` cancels everything and flattens with reduce-only market orders (sent
 through the node like any order, so journaled and gated), ``HALTED`` cancels everything.
 
-The kill switch of a paper or live run (``heron kill --run STATE``): the command writes
-``STATE/control.json`` atomically and sends ``SIGUSR1`` to the PID in ``STATE/lock``;
-the run's event loop reads the file in its signal handler (:func:`take_control`) and
-calls ``engine.kill`` -- one loop turn. The same ``engine.kill(flatten, reason, actor)``
+The kill switch of a paper or live run (``heron kill --run STATE``): the command posts
+a :class:`Control` to the run's inbox ``STATE/control/`` (:mod:`heron.core.inbox`, one
+file per command, so two sent back to back are both applied) and sends ``SIGUSR1`` to
+the PID in ``STATE/lock``; the run's event loop takes the inbox in its signal handler
+(:mod:`heron.node.run_desk`) and calls ``engine.kill`` -- one loop turn. A
+``STATE/control.json`` left by an older ``heron kill`` is still read
+(:func:`take_control`). The same ``engine.kill(flatten, reason, actor)``
 is the API server's hook, and a backtest's ``[state] kill_at`` calls it on the kernel's
 timer, so the three modes stop the same way.
 """
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from heron.core.files import write_bytes_atomic
+from heron.core import inbox
 from heron.errors import InputError
 from heron.execution.router import TradingState
 from heron.model.events import (
@@ -47,7 +50,8 @@ log = logging.getLogger(__name__)
 
 #: strategy id of heron's own flatten orders
 RISK_ORIGIN = "risk"
-CONTROL_FILE = "control.json"
+CONTROL_FILE = "control.json"   # what an older heron kill wrote; still read
+CONTROL_INBOX = "control"       # the run's inbox directory (heron.node.control)
 FLATTEN_ATTEMPTS = 3
 _IN_FLIGHT = frozenset({OrderStatus.INITIALIZED, OrderStatus.SUBMITTED})
 
@@ -224,12 +228,20 @@ def running_pid(state_dir: Path) -> int | None:
         return None
 
 
-def send_control(state_dir: Path, control: Control, pid: int) -> None:
-    """Write the control file atomically, then wake the run with SIGUSR1."""
+def send_control(state_dir: Path, control: Control, pid: int) -> str:
+    """Post ``control`` to the run's inbox, then wake the run with SIGUSR1; returns the
+    command's id, to wait for its answer with :func:`wait_control`."""
     import signal
 
-    write_bytes_atomic(state_dir / CONTROL_FILE, msgspec.json.encode(control))
+    entry = inbox.post(state_dir / CONTROL_INBOX, msgspec.json.encode({"control": control}))
     os.kill(pid, signal.SIGUSR1)
+    return entry
+
+
+def wait_control(state_dir: Path, entry: str, timeout_s: float) -> bool:
+    """Whether the run answered the command ``entry`` (took and applied it) within
+    ``timeout_s`` seconds; its answer is collected (removed)."""
+    return inbox.collect(state_dir / CONTROL_INBOX, entry, timeout_s) is not None
 
 
 def take_control(state_dir: Path) -> Control | None:
@@ -277,20 +289,6 @@ def log_control(state_dir: Path, control: Control) -> None:
         os.fsync(fh.fileno())
 
 
-def read_control_log(state_dir: Path) -> list[Control]:
-    """The controls a paper run applied, in order (a torn last line is dropped)."""
-    path = state_dir / CONTROL_LOG
-    if not path.exists():
-        return []
-    out: list[Control] = []
-    for line in path.read_bytes().splitlines():
-        try:
-            out.append(msgspec.json.decode(line, type=Control))
-        except msgspec.DecodeError:
-            break
-    return out
-
-
-__all__ = ["CONTROL_FILE", "CONTROL_LOG", "RISK_ORIGIN", "Control", "StateDriver",
-           "apply_control", "log_control", "read_control_log", "record_intervention",
-           "running_pid", "send_control", "take_control"]
+__all__ = ["CONTROL_FILE", "CONTROL_INBOX", "CONTROL_LOG", "RISK_ORIGIN", "Control",
+           "StateDriver", "apply_control", "log_control", "record_intervention",
+           "running_pid", "send_control", "take_control", "wait_control"]

@@ -1,0 +1,170 @@
+"""Runs: create from a config, start, stop, kill, resume, list, inspect, status.json."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from fastapi import APIRouter, Body, Request
+from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
+
+from heron.api.auth import Admin, Trader, Viewer
+from heron.api.errors import ApiError
+from heron.api.pages import Paging, decode_cursor, encode_cursor
+from heron.api.record_json import decimal_text
+from heron.api.schemas import CreateRun, KillRun, Page, ResumeRun, RunOut
+from heron.api.sse import RUN_ID
+from heron.api.state import ApiState, api_state
+from heron.node.control import read_status
+from heron.node.runs import RunRecord
+
+router = APIRouter(tags=["runs"])
+RunId = Annotated[str, PathParam(pattern=RUN_ID, description="the run's id")]
+Status = Literal["created", "running", "stopping", "finished", "failed", "stopped", "killed"]
+Kind = Literal["backtest", "paper", "live"]
+
+
+def run_out(record: RunRecord, summary: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(record)
+    out["summary"] = summary
+    return out
+
+
+async def run_summary(state: ApiState, record: RunRecord) -> dict[str, Any] | None:
+    """Equity, PnL, trading state and exposure: a finished backtest's result, else the
+    run's journal view, with a paper or live run's status.json where it is fresher."""
+    if record.kind == "backtest":
+        return await run_in_threadpool(_backtest_summary, Path(record.directory))
+    summary = await state.read_view(record.run_id, lambda v: v.summary(), None)
+    status = await run_in_threadpool(read_status, Path(record.directory) / "state")
+    if status is None or summary is None:
+        return summary
+    return {**summary, **_status_summary(status, summary)}
+
+
+def _backtest_summary(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        result = json.loads((run_dir / "result.json").read_text())
+        final, cash = Decimal(result["final_equity"]), Decimal(result["starting_cash"])
+    except (OSError, ValueError, KeyError, TypeError, InvalidOperation):
+        return None
+    return {"equity": decimal_text(final), "pnl": decimal_text(final - cash),
+            "trading_state": None, "exposure": None}
+
+
+def _status_summary(status: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The fresher figures of status.json (marks from the feed, not the last fill)."""
+    out: dict[str, Any] = {}
+    try:
+        equity = Decimal(str(status["equity"]))
+        out["equity"] = decimal_text(equity)
+        out["pnl"] = decimal_text(equity - Decimal(summary["equity"])
+                                  + Decimal(summary["pnl"]))
+        marks = status.get("marks", {})
+        out["exposure"] = decimal_text(sum(
+            (abs(Decimal(str(p["quantity"]))) * Decimal(str(marks[p["symbol"]]))
+             for p in status.get("positions", []) if p.get("symbol") in marks),
+            Decimal(0)))
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        pass  # an older or partial status file: keep the journal's figures
+    if isinstance(status.get("trading_state"), str):
+        out["trading_state"] = status["trading_state"]
+    feeds = status.get("feeds")
+    if isinstance(feeds, list) and all(isinstance(f, dict) for f in feeds):
+        out["feeds"] = feeds
+    return out
+
+
+@router.get("/api/runs", response_model=Page[RunOut], summary="List runs, newest first")
+async def list_runs(request: Request, _caller: Viewer, page: Paging,
+                    status: Status | None = None, kind: Kind | None = None) -> dict[str, Any]:
+    state = api_state(request)
+    after = decode_cursor(page.cursor) if page.cursor is not None else None
+    records = await run_in_threadpool(lambda: state.manager.list(
+        status=status, kind=kind, limit=page.limit + 1, after=after))
+    more = len(records) > page.limit
+    records = records[:page.limit]
+    items = [run_out(r, await run_summary(state, r)) for r in records]
+    return {"items": items,
+            "next_cursor": encode_cursor(records[-1].run_id) if more else None}
+
+
+@router.post("/api/runs", status_code=201, response_model=RunOut,
+             summary="Create a run from its TOML config (and start it)")
+async def create_run(request: Request, _caller: Trader, body: CreateRun) -> dict[str, Any]:
+    state = api_state(request)
+    record = await run_in_threadpool(lambda: state.manager.create(
+        body.kind, body.config, name=body.name))
+    state.watcher.announce(record)
+    if body.start:
+        record = await run_in_threadpool(state.manager.start, record.run_id)
+        state.watcher.announce(record)
+    return run_out(record, None)
+
+
+@router.get("/api/runs/{run_id}", response_model=RunOut, summary="One run")
+async def get_run(request: Request, _caller: Viewer, run_id: RunId) -> dict[str, Any]:
+    state = api_state(request)
+    record = await state.record(run_id)
+    return run_out(record, await run_summary(state, record))
+
+
+@router.post("/api/runs/{run_id}/start", response_model=RunOut, summary="Start a created run")
+async def start_run(request: Request, _caller: Trader, run_id: RunId) -> dict[str, Any]:
+    state = api_state(request)
+    record = await run_in_threadpool(state.manager.start, run_id)
+    state.watcher.announce(record)
+    return run_out(record, None)
+
+
+@router.post("/api/runs/{run_id}/stop", response_model=RunOut,
+             summary="Stop a running run cleanly")
+async def stop_run(request: Request, _caller: Trader, run_id: RunId) -> dict[str, Any]:
+    state = api_state(request)
+    record = await run_in_threadpool(state.manager.stop, run_id)
+    state.watcher.announce(record)
+    return run_out(record, None)
+
+
+@router.post("/api/runs/{run_id}/kill", response_model=RunOut,
+             summary="Kill switch: halt a paper/live run (flatten?), end a backtest")
+async def kill_run(request: Request, caller: Trader, run_id: RunId,
+                   body: Annotated[KillRun | None, Body()] = None) -> dict[str, Any]:
+    state = api_state(request)
+    body = body or KillRun()
+    reason = body.reason or "killed from the API"
+    record = await run_in_threadpool(lambda: state.manager.kill(
+        run_id, flatten=body.flatten, actor=caller.actor, reason=reason))
+    state.watcher.announce(record)
+    return run_out(record, None)
+
+
+@router.post("/api/runs/{run_id}/resume", response_model=RunOut,
+             summary="Resume a halted paper/live run (admin)")
+async def resume_run(request: Request, caller: Admin, run_id: RunId,
+                     body: Annotated[ResumeRun | None, Body()] = None) -> dict[str, Any]:
+    state = api_state(request)
+    reason = (body.reason if body is not None else None) or "resumed from the API"
+    record = await run_in_threadpool(lambda: state.manager.resume(
+        run_id, actor=caller.actor, reason=reason))
+    state.watcher.announce(record)
+    return run_out(record, None)
+
+
+@router.get("/api/runs/{run_id}/status", response_model=dict[str, Any],
+            summary="A paper or live run's status.json")
+async def run_status(request: Request, _caller: Viewer, run_id: RunId) -> dict[str, Any]:
+    record = await api_state(request).record(run_id)
+    if record.kind == "backtest":
+        raise ApiError(404, f"run {run_id} is a backtest; only paper and live runs write a "
+                       "status (see /result)")
+    status = await run_in_threadpool(read_status, Path(record.directory) / "state")
+    if status is None:
+        raise ApiError(404, f"run {run_id} has written no status yet (status "
+                       f"{record.status}); it writes one about every second while running")
+    return status
+

@@ -1,0 +1,1 @@
+"""Tests of heron.api: the HTTP API, its streams and its read models."""

@@ -1,0 +1,81 @@
+"""``heron status``: the runs of a home in one table, read straight from the home (no
+server) or from a running server's API, with the same figures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from heron.node.runs import RunManager
+from managed_runs import backtest_config, heron, served, stop_runs, wait_status
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """A home with a finished backtest and a failed one."""
+    home = tmp_path / "home"
+    manager = RunManager(home, root=tmp_path)
+    try:
+        good = manager.start(manager.create("backtest", backtest_config(),
+                                            name="month").run_id)
+        bad = manager.start(manager.create("backtest", backtest_config(tmp_path / "gone.csv"),
+                                           name="broken").run_id)
+        assert wait_status(manager, good.run_id).status == "finished"
+        assert wait_status(manager, bad.run_id).status == "failed"
+    finally:
+        stop_runs(manager)
+        manager.close()
+    yield home
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    """Table rows by run id: the cells of each line that starts with one."""
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line) if c.strip()]
+        if cells and re.fullmatch(r"bt-\d{8}-\d{6}-[0-9a-f]{4}", cells[0]):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_status_from_the_home(home: Path) -> None:
+    shown = heron("status", "--home", str(home))
+    assert shown.returncode == 0, shown.stderr
+    rows = _rows(shown.stdout)
+    assert sorted(r[2] for r in rows.values()) == ["broken", "month"]
+    month = next(r for r in rows.values() if r[2] == "month")
+    broken = next(r for r in rows.values() if r[2] == "broken")
+    assert month[1:4] == ["backtest", "month", "finished"]
+    assert re.fullmatch(r"[\d,]+\.\d\d", month[5])          # equity, to the cent
+    assert broken[3] == "failed" and broken[5] == "-"
+    assert re.search(r"bt-\S+: .*gone\.csv: file not found", shown.stdout)
+
+
+def test_status_from_the_api_matches_the_home(home: Path, tmp_path: Path) -> None:
+    direct = _rows(heron("status", "--home", str(home)).stdout)
+    with served(home, cwd=tmp_path) as url:
+        shown = heron("status", "--url", url)
+    assert shown.returncode == 0, shown.stderr
+    assert _rows(shown.stdout) == direct
+
+
+@pytest.mark.slow
+def test_status_from_a_server_that_requires_a_token(home: Path, tmp_path: Path) -> None:
+    made = heron("token", "create", "--role", "viewer", "--home", str(home))
+    assert made.returncode == 0, made.stderr
+    with served(home, "--require-token", cwd=tmp_path) as url:
+        refused = heron("status", "--url", url)
+        shown = heron("status", "--url", url, "--token", made.stdout.strip())
+    assert refused.returncode == 2 and "--token" in refused.stderr
+    assert shown.returncode == 0, shown.stderr
+    assert len(_rows(shown.stdout)) == 2
+
+
+def test_status_bad_input(tmp_path: Path) -> None:
+    missing = heron("status", "--home", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no heron server home" in missing.stderr
+    down = heron("status", "--url", "http://127.0.0.1:9")
+    assert down.returncode == 1 and "cannot reach heron serve" in down.stderr
