@@ -12,7 +12,7 @@ from api.conftest import Home
 from heron.api.read_models import RunView
 from heron.api.record_json import RecordEncoder, fixed_text
 from heron.core.journal_store import JournalReader
-from heron.model.events import OrderFilled, Record, SubmitOrder
+from heron.model.events import OrderFilled, Record, SubmitOrder, TradingStateChanged
 from heron.model.fixed import EXACT
 from heron.node.replay import replay_journal
 from heron.node.round_trip_table import journal_round_trips
@@ -100,6 +100,7 @@ def test_equity_curve_drawdown_and_downsampling(home: Home) -> None:
     view = _view(home, home.month)
     everything = view.equity_rows(10**6)
     assert len(everything) == len(view.equity) == len(view.fills) + 1
+    assert everything[0]["ts"] > 0  # starts at the run's first timed record, not 1970
     peak = Decimal(0)
     for row in everything:
         equity = Decimal(row["equity"])
@@ -110,3 +111,14 @@ def test_equity_curve_drawdown_and_downsampling(home: Home) -> None:
     deepest = max(Decimal(r["drawdown"]) for r in everything)
     assert max(Decimal(r["drawdown"]) for r in few) == deepest
     assert [r["ts"] for r in few] == sorted(r["ts"] for r in few)
+
+
+def test_equity_starts_at_the_first_timed_record(home: Home) -> None:
+    """A paper run's journal opens with its INIT -> READY change at time 0; the curve
+    starts at the first record that has a time, not in 1970."""
+    header, records = _journal(home, home.month)
+    view = RunView(home.month, header)
+    view.apply(1, TradingStateChanged(0, 0, "INIT", "READY", "start", "run started"))
+    for seq, record in enumerate(records, 2):
+        view.apply(seq, record)
+    assert view.equity[0][0] == records[0].ts_event > 0

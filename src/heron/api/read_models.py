@@ -70,7 +70,7 @@ class RunView:
         if seq <= self.last_seq:
             return
         self.last_seq = seq
-        if not self.equity:
+        if not self.equity and record.ts_event > 0:  # a run's INIT record carries no time
             self.equity.append((record.ts_event, self.portfolio.starting_balance))
         if not self._known(seq, record):
             return
