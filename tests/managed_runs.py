@@ -16,8 +16,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -75,12 +76,14 @@ def wait_status(manager: RunManager, run_id: str, statuses: tuple[str, ...] = EN
         time.sleep(0.1)
 
 
-def wait_until(condition: object, what: str, limit_s: float = 60.0) -> None:
+def wait_until(condition: Callable[[], Any], what: str, limit_s: float = 60.0) -> Any:
+    """``condition()``'s first truthy answer, polled every 50 ms; fails after ``limit_s``."""
     deadline = time.monotonic() + limit_s
-    while not condition():  # type: ignore[operator]
+    while not (got := condition()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
+            raise AssertionError(f"gave up waiting for {what} after {limit_s:.0f} s")
         time.sleep(0.05)
+    return got
 
 
 def _stderr(record: RunRecord) -> str:

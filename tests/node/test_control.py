@@ -16,8 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from heron.risk.kill import Control, running_pid
 from heron.testing.exchange import ExchangeServer
 from heron.testing.venue_server import VenueServer
 from heron.testing.venues.binance import BinanceUsdmProfile
+from managed_runs import wait_until
 
 VENUE = SHARED_VENUES / "binance_usdm"
 CAPTURE = VENUE / "ws_capture_BTCUSDT_2024-08-08.txt.gz"
@@ -60,17 +60,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CAPTURE.exists(),
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERON_")}
     return env | extra
-
-
-def _wait(condition: Callable[[], Any], what: str, limit_s: float = 60) -> Any:
-    deadline = time.monotonic() + limit_s
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 def _send(state: Path, **fields: Any) -> CommandReply:
@@ -111,7 +100,7 @@ def _started(state: Path, proc: subprocess.Popen[str]) -> dict[str, Any]:
         assert proc.poll() is None, proc.communicate()[1]
         status = read_status(state)
         return status if status and status["running"] else None
-    status: dict[str, Any] = _wait(up, "the run's status.json")
+    status: dict[str, Any] = wait_until(up, "the run's status.json")
     return status
 
 
@@ -134,7 +123,7 @@ def test_manual_orders_on_a_paper_run_are_checked_journaled_and_rebuilt(
         assert placed.ok and placed.client_order_id == "H-manual-1", placed
         assert placed.message == "accepted"
         paper_venue.release()
-        _wait(lambda: (read_status(state) or {}).get("events", 0) > 200, "market events")
+        wait_until(lambda: (read_status(state) or {}).get("events", 0) > 200, "market events")
 
         denied = _send(state, **_place(quantity="0.01"))
         assert (denied.ok, denied.rule) == (False, "max_order_quantity"), denied
@@ -168,7 +157,7 @@ def test_manual_orders_on_a_paper_run_are_checked_journaled_and_rebuilt(
         assert sell is not None and sell.ok, sell
         cleared = _send(state, action="cancel-all")
         assert cleared.ok and cleared.message == "cancel sent for 1 of 1 open orders"
-        status = _wait(lambda: (s := read_status(state)) and s["updated_at"] >
+        status = wait_until(lambda: (s := read_status(state)) and s["updated_at"] >
                        first["updated_at"] and s["open_orders"] == 0 and s, "a new status")
     finally:
         err = _stop(proc)
@@ -257,13 +246,13 @@ def test_a_manual_order_on_a_live_run_reaches_the_venue_and_is_canceled(
         assert _started(state, proc)["kind"] == "live"
         placed = _send(state, **_place(symbol="BTCUSDT"))
         assert placed.ok and placed.client_order_id, placed
-        [order] = _wait(venue_orders, "the order at the venue")
+        [order] = wait_until(venue_orders, "the order at the venue")
         assert order["clientOrderId"] == placed.client_order_id
         assert Decimal(order["price"]) == 30000 and Decimal(order["origQty"]) == Decimal("0.002")
         canceled = _send(state, action="cancel", client_order_id=placed.client_order_id)
         assert canceled.ok, canceled
-        _wait(lambda: not venue_orders(), "the cancel at the venue")
-        _wait(lambda: (read_status(state) or {}).get("open_orders") == 0, "no open order")
+        wait_until(lambda: not venue_orders(), "the cancel at the venue")
+        wait_until(lambda: (read_status(state) or {}).get("open_orders") == 0, "no open order")
     finally:
         _stop(proc, signal.SIGINT)
     records = _journal(state)

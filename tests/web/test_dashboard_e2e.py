@@ -24,13 +24,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import SHARED_VENUES, closed_port
+from managed_runs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "web" / "dist" / "index.html"
@@ -78,7 +79,7 @@ class Serve:
             [sys.executable, "-m", "heron", "serve", "--host", "127.0.0.1", "--port",
              str(self.port), "--home", str(self.home), "--root", str(REPO), *self.options],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        wait_for(self._up, "heron serve to answer /api/health", 60)
+        wait_until(self._up, "heron serve to answer /api/health", 60)
         return self.proc
 
     def restart(self) -> None:
@@ -156,17 +157,6 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     return True
-
-
-def wait_for(condition: Callable[[], object], what: str, limit_s: float = 60) -> Any:
-    deadline = time.monotonic() + limit_s
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what} after {limit_s:.0f} s")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +285,7 @@ def paper_run(serve: Serve) -> Iterator[str]:
         finally:
             with contextlib.suppress(AssertionError, OSError):
                 serve.call("POST", f"/api/runs/{run_id}/stop")
-            wait_for(lambda: serve.get(f"/api/runs/{run_id}")["status"] in ENDED,
+            wait_until(lambda: serve.get(f"/api/runs/{run_id}")["status"] in ENDED,
                      "the paper run to stop", 60)
 
 
@@ -310,12 +300,12 @@ def test_a_paper_run_shows_orders_and_fills_as_they_happen(serve: Serve, paper_r
     expect(page.get_by_test_id("stream-state")).to_have_attribute("data-value", "live",
                                                                   timeout=15_000)
     # the first fill arrives while we watch (the page is never reloaded)
-    wait_for(lambda: rows(page, "fills-table") > 0, "a first fill on the page", 90)
+    wait_until(lambda: rows(page, "fills-table") > 0, "a first fill on the page", 90)
     first_fills, first_orders = rows(page, "fills-table"), rows(page, "orders-table")
     assert first_orders >= 1
     shot(page, "2-paper-first-fill")
-    wait_for(lambda: rows(page, "fills-table") > first_fills, "more fills, live", 90)
-    wait_for(lambda: rows(page, "orders-table") > first_orders, "more orders, live", 30)
+    wait_until(lambda: rows(page, "fills-table") > first_fills, "more fills, live", 90)
+    wait_until(lambda: rows(page, "orders-table") > first_orders, "more orders, live", 30)
     expect(page.get_by_test_id("event-log")).to_contain_text("OrderFilled")
     expect(page.get_by_test_id("price-chart")).not_to_have_attribute("data-points", "0")
     expect(page.get_by_test_id("trading-state")).to_have_attribute("data-value", "READY")
@@ -340,17 +330,17 @@ def test_the_run_page_misses_nothing_across_a_server_restart(serve: Serve, paper
     page.goto(f"{serve.url}/runs/{paper_run}")
     stream = page.get_by_test_id("stream-state")
     expect(stream).to_have_attribute("data-value", "live", timeout=15_000)
-    wait_for(lambda: event_seqs(page), "journal records in the event log", 60)
+    wait_until(lambda: event_seqs(page), "journal records in the event log", 60)
     before = max(event_seqs(page))
     serve.restart()   # every open stream is cut; the run goes on writing its journal
     expect(stream).to_have_attribute("data-value", "live", timeout=30_000)
-    wait_for(lambda: max(event_seqs(page)) > before + 5, "records written after the restart",
+    wait_until(lambda: max(event_seqs(page)) > before + 5, "records written after the restart",
              60)
     seqs = event_seqs(page)   # newest first: each one once, none missing
     assert seqs == list(range(seqs[0], seqs[0] - len(seqs), -1))
     assert seqs[-1] == 1 or len(seqs) >= 500
     # the tables catch up too (a refetch that failed while the server was away is retried)
-    wait_for(lambda: rows(page, "fills-table") == len(
+    wait_until(lambda: rows(page, "fills-table") == len(
         serve.get(f"/api/runs/{paper_run}/fills?limit=1000")["items"]), "the fills table", 30)
     shot(page, "2-paper-after-server-restart")
 
@@ -359,7 +349,7 @@ def test_killing_a_paper_run_from_the_overview_halts_it(serve: Serve, paper_run:
                                                        page: Any) -> None:
     from playwright.sync_api import expect
 
-    wait_for(lambda: serve.get(f"/api/runs/{paper_run}")["status"] == "running",
+    wait_until(lambda: serve.get(f"/api/runs/{paper_run}")["status"] == "running",
              "the paper run to be running", 60)
     page.goto(serve.url + "/")
     row = page.locator(f"[data-testid=run-row][data-run-id='{paper_run}']")

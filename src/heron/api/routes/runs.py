@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,7 +21,7 @@ from heron.api.schemas import CreateRun, KillRun, Page, ResumeRun, RunOut
 from heron.api.sse import RUN_ID
 from heron.api.state import ApiState, api_state
 from heron.node.control import read_status
-from heron.node.runs import RunRecord
+from heron.node.runs import RunManager, RunRecord
 
 router = APIRouter(tags=["runs"])
 RunId = Annotated[str, PathParam(pattern=RUN_ID, description="the run's id")]
@@ -115,42 +116,39 @@ async def get_run(request: Request, _caller: Viewer, run_id: RunId) -> dict[str,
 
 @router.post("/api/runs/{run_id}/start", response_model=RunOut, summary="Start a created run")
 async def start_run(request: Request, _caller: Trader, run_id: RunId) -> dict[str, Any]:
-    state = api_state(request)
-    record = await run_in_threadpool(state.manager.start, run_id)
-    state.watcher.announce(record)
-    return run_out(record, None)
+    return await _change(api_state(request), lambda m: m.start(run_id))
 
 
 @router.post("/api/runs/{run_id}/stop", response_model=RunOut,
              summary="Stop a running run cleanly")
 async def stop_run(request: Request, _caller: Trader, run_id: RunId) -> dict[str, Any]:
-    state = api_state(request)
-    record = await run_in_threadpool(state.manager.stop, run_id)
-    state.watcher.announce(record)
-    return run_out(record, None)
+    return await _change(api_state(request), lambda m: m.stop(run_id))
 
 
 @router.post("/api/runs/{run_id}/kill", response_model=RunOut,
              summary="Kill switch: halt a paper/live run (flatten?), end a backtest")
 async def kill_run(request: Request, caller: Trader, run_id: RunId,
                    body: Annotated[KillRun | None, Body()] = None) -> dict[str, Any]:
-    state = api_state(request)
-    body = body or KillRun()
-    reason = body.reason or "killed from the API"
-    record = await run_in_threadpool(lambda: state.manager.kill(
-        run_id, flatten=body.flatten, actor=caller.actor, reason=reason))
-    state.watcher.announce(record)
-    return run_out(record, None)
+    kill = body or KillRun()
+    reason = kill.reason or "killed from the API"
+    return await _change(api_state(request), lambda m: m.kill(
+        run_id, flatten=kill.flatten, actor=caller.actor, reason=reason))
 
 
 @router.post("/api/runs/{run_id}/resume", response_model=RunOut,
              summary="Resume a halted paper/live run (admin)")
 async def resume_run(request: Request, caller: Admin, run_id: RunId,
                      body: Annotated[ResumeRun | None, Body()] = None) -> dict[str, Any]:
-    state = api_state(request)
     reason = (body.reason if body is not None else None) or "resumed from the API"
-    record = await run_in_threadpool(lambda: state.manager.resume(
+    return await _change(api_state(request), lambda m: m.resume(
         run_id, actor=caller.actor, reason=reason))
+
+
+async def _change(state: ApiState, change: Callable[[RunManager], RunRecord]
+                  ) -> dict[str, Any]:
+    """Apply a life-cycle change to a run (off the event loop: it may wait for the run),
+    tell the streams, answer with the run."""
+    record = await run_in_threadpool(change, state.manager)
     state.watcher.announce(record)
     return run_out(record, None)
 
