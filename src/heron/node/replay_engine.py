@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from heron.data.catalog import Catalog
 from heron.data.replay import Selection, replay_windows
 from heron.data.schemas import DataKind
-from heron.model.book import L2Book
+from heron.model.book import IncreasingSequence, L2Book
 from heron.model.data import BookDelta, BookSide, BookSnapshot, Quote, Trade
 from heron.model.instrument import Instrument
 from heron.node.node import SimNode
@@ -54,7 +54,12 @@ class ReplayEngine(SimNode):
                          venue=venue, start_ts=start_ns or 0, journal_path=journal_path,
                          header={"replay": [f"{s.venue}/{s.symbol}/{s.kind.value}"
                                             for s in self.selections]})
-        self.books = {inst.id: L2Book(inst) for inst in instruments}
+        # The catalog keeps one update id per delta message, not the venue's link to the
+        # one before (Binance USD-M's ``pu``), so continuity was judged when the data was
+        # recorded or imported (``heron data check``); here ids only have to increase.
+        # A contiguity rule would call every Binance USD-M message a gap and keep the
+        # book flagged as needing a snapshot, and resting orders would never fill.
+        self.books = {inst.id: L2Book(inst, IncreasingSequence()) for inst in instruments}
         self._depth = {catalog.instrument(s.venue, s.symbol).id for s in self.selections
                        if s.kind in (DataKind.BOOK_DELTAS, DataKind.BOOK_SNAPSHOTS)}
         self.sample_ns = sample_ns
@@ -121,6 +126,9 @@ class ReplayEngine(SimNode):
     def _sample(self, ts: int, *, force: bool = False) -> None:
         pf = self.portfolio
         if not force and not self.sample_ts and not pf.marks:
+            return
+        if self.sample_ts and ts <= self.sample_ts[-1]:
+            # the closing sample on the last sample's instant: that one already holds it
             return
         if all(p.qty == 0 or iid in pf.marks for iid, p in pf.positions.items()):
             self.sample_ts.append(ts)
