@@ -259,17 +259,43 @@ def test_a_backtest_launched_from_the_form_shows_its_equity_and_trades(serve: Se
     shot(page, "1-backtest-run-detail")
 
 
-# -- 2 and 3. a paper run on the loopback venue: live orders and fills, then killed ------------
-def paper_config(endpoint: str) -> str:
-    """sma_cross on 1 s bars of the replayed BTCUSDT trades: it trades within seconds."""
-    return "\n".join([
-        'strategy = "sma_cross"', 'venue = "binanceusdm"', 'symbol = "BTC/USDT:USDT"',
-        'bar = "1s"', f'endpoint = "{endpoint}"', 'cash = "10000"', "duration = 300",
-        "", "[params]", "fast = 2", "slow = 3", 'fraction = "0.1"', ""])
+# -- 2 and 3. a paper run on the loopback venue, started from the form: live orders and fills,
+# -- a manual order from the ticket, canceled; then killed -----------------------------------
+PAPER_NAME = "e2e paper sma_cross"
+
+
+def fill_paper_form(page: Any, endpoint: str, **params: str) -> Any:
+    """The New run form filled for sma_cross on 1 s bars of the replayed BTCUSDT trades (it
+    trades within seconds), reached from the navigation; the form, not yet sent."""
+    from playwright.sync_api import expect
+
+    page.goto(serve_url(page) + "/")
+    page.get_by_test_id("nav-new-run").click()
+    form = page.get_by_test_id("run-form")
+    expect(form).to_be_visible()
+    form.get_by_test_id("run-kind-paper").click()
+    expect(form).to_have_attribute("data-kind", "paper")
+    form.get_by_test_id("strategy-select").select_option("sma_cross")
+    for name, value in {"fast": "2", "slow": "3", "fraction": "0.1", **params}.items():
+        form.get_by_test_id(f"param-{name}").fill(value)
+    form.get_by_test_id("venue-input").fill("binanceusdm")
+    form.get_by_test_id("symbols-input").fill("BTC/USDT:USDT")
+    form.get_by_test_id("option-endpoint").fill(endpoint)
+    form.get_by_test_id("option-bar").fill("1s")
+    form.get_by_test_id("option-cash").fill("10000")
+    form.get_by_test_id("more-options").locator("summary").click()
+    form.get_by_test_id("option-duration").fill("300")
+    form.get_by_test_id("run-name-input").fill(PAPER_NAME)
+    return form
+
+
+def serve_url(page: Any) -> str:
+    """The server a page was opened on (its origin)."""
+    return str(page.evaluate("location.origin"))
 
 
 @pytest.fixture(scope="module")
-def paper_run(serve: Serve) -> Iterator[str]:
+def venue_url() -> Iterator[str]:
     if not (VENUE / "ws_capture_BTCUSDT_2024-08-08.txt.gz").exists():
         pytest.skip(f"shared venue data not present: {VENUE}")
     from heron.testing.venue_server import VenueServer
@@ -277,16 +303,51 @@ def paper_run(serve: Serve) -> Iterator[str]:
 
     # the capture spans ~6 minutes: at 3x it plays ~2 minutes, longer than these tests need
     with VenueServer(BinanceUsdmProfile.recorded(VENUE), speed=3) as venue:
-        run = serve.call("POST", "/api/runs", {"kind": "paper", "config": paper_config(
-            venue.url), "name": "e2e paper sma_cross", "start": True})
-        run_id = str(run["run_id"])
-        try:
-            yield run_id
-        finally:
-            with contextlib.suppress(AssertionError, OSError):
-                serve.call("POST", f"/api/runs/{run_id}/stop")
-            wait_until(lambda: serve.get(f"/api/runs/{run_id}")["status"] in ENDED,
-                     "the paper run to stop", 60)
+        yield venue.url
+
+
+@pytest.fixture(scope="module")
+def paper_run(serve: Serve, venue_url: str, browser: Any) -> Iterator[str]:
+    """The paper run, created and started by a user filling the New run form."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(serve.url + "/")
+        form = fill_paper_form(page, venue_url)
+        preview = page.get_by_test_id("run-config-preview")
+        expect(preview).to_contain_text(f'endpoint = "{venue_url}"')
+        expect(preview).to_contain_text('symbol = ["BTC/USDT:USDT"]')
+        shot(page, "2-paper-run-form")
+        form.get_by_test_id("run-submit").click()
+        detail = page.get_by_test_id("run-detail")
+        expect(detail).to_be_visible(timeout=30_000)   # the form went to the new run's page
+        run_id = str(detail.get_attribute("data-run-id"))
+        assert run_id.startswith("pp-") and page.url.endswith(f"/runs/{run_id}")
+        assert not errors, f"the page threw: {errors}"
+    finally:
+        context.close()
+    try:
+        yield run_id
+    finally:
+        with contextlib.suppress(AssertionError, OSError):
+            serve.call("POST", f"/api/runs/{run_id}/stop")
+        wait_until(lambda: serve.get(f"/api/runs/{run_id}")["status"] in ENDED,
+                   "the paper run to stop", 60)
+
+
+def test_the_run_form_sends_the_config_it_shows(serve: Serve, paper_run: str) -> None:
+    run = serve.get(f"/api/runs/{paper_run}")
+    assert run["kind"] == "paper" and run["name"] == PAPER_NAME
+    assert run["status"] in ("running", "stopping", *ENDED)
+    config = run["config"]
+    for line in ('strategy = "sma_cross"', 'venue = "binanceusdm"', 'symbol = ["BTC/USDT:USDT"]',
+                 'bar = "1s"', 'cash = "10000"', "duration = 300", "[params]", "fast = 2",
+                 "slow = 3", 'fraction = "0.1"'):
+        assert line in config.splitlines(), (line, config)
 
 
 def test_a_paper_run_shows_orders_and_fills_as_they_happen(serve: Serve, paper_run: str,
@@ -345,6 +406,61 @@ def test_the_run_page_misses_nothing_across_a_server_restart(serve: Serve, paper
     shot(page, "2-paper-after-server-restart")
 
 
+def order_row(page: Any, table: str, client_order_id: str) -> Any:
+    return page.get_by_test_id(f"{table}-row").filter(
+        has=page.locator(f"[data-col=client_order_id]:text-is('{client_order_id}')"))
+
+
+def test_an_order_from_the_ticket_rests_then_is_canceled_from_the_page(
+        serve: Serve, paper_run: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{serve.url}/runs/{paper_run}")
+    expect(page.get_by_test_id("run-status")).to_have_attribute("data-value", "running",
+                                                                timeout=30_000)
+    expect(page.get_by_test_id("trading-state")).to_have_attribute("data-value", "READY",
+                                                                  timeout=60_000)
+    ticket = page.get_by_test_id("order-ticket")
+    ticket.get_by_test_id("ticket-symbol").fill("BTCUSDT")
+    ticket.get_by_test_id("ticket-side").select_option("buy")
+    ticket.get_by_test_id("ticket-type").select_option("limit")
+    ticket.get_by_test_id("ticket-quantity").fill("0.002")
+    ticket.get_by_test_id("ticket-tif").select_option("GTC")
+    # off the price grid: the run's risk engine denies it, and the page says which rule
+    ticket.get_by_test_id("ticket-price").fill("10000.0001")
+    ticket.get_by_test_id("ticket-submit").click()
+    result = page.get_by_test_id("ticket-result")
+    expect(result).to_have_attribute("data-outcome", "denied", timeout=15_000)
+    expect(result).to_contain_text("price:")
+    shot(page, "2-ticket-denied")
+
+    # far below the market (~56k): it rests on the book
+    ticket.get_by_test_id("ticket-price").fill("10000")
+    ticket.get_by_test_id("ticket-submit").click()
+    expect(result).to_have_attribute("data-outcome", "accepted", timeout=15_000)
+    coid = str(result.get_attribute("data-order-id"))
+    assert coid and coid != "None"
+    resting = order_row(page, "open-orders-table", coid)
+    expect(resting).to_have_count(1, timeout=30_000)   # arrives live, no reload
+    expect(resting.locator("[data-col=price]")).to_have_text("10000")
+    expect(resting.locator("[data-col=quantity]")).to_have_text("0.002")
+    shot(page, "2-ticket-resting")
+    order = next(o for o in serve.get(f"/api/runs/{paper_run}/orders?status=open")["items"]
+                 if o["client_order_id"] == coid)
+    assert order["strategy_id"] == "manual" and order["price"] == "10000"
+
+    resting.get_by_test_id("cancel-order").click()
+    canceled = page.get_by_test_id("cancel-result")
+    expect(canceled).to_have_attribute("data-outcome", "accepted", timeout=15_000)
+    expect(resting).to_have_count(0, timeout=30_000)
+    expect(order_row(page, "orders-table", coid).locator("[data-col=status]")).to_have_text(
+        "canceled", timeout=30_000)
+    shot(page, "2-ticket-canceled")
+    statuses = {o["client_order_id"]: o["status"]
+                for o in serve.get(f"/api/runs/{paper_run}/orders?limit=1000")["items"]}
+    assert statuses[coid] == "canceled"
+
+
 def test_killing_a_paper_run_from_the_overview_halts_it(serve: Serve, paper_run: str,
                                                        page: Any) -> None:
     from playwright.sync_api import expect
@@ -385,6 +501,47 @@ def test_killing_a_paper_run_from_the_overview_halts_it(serve: Serve, paper_run:
 
 
 
+# -- a bad form: the server's refusal, in the page ------------------------------------------
+def test_a_bad_run_form_shows_the_servers_error_and_creates_nothing(serve: Serve,
+                                                                   page: Any) -> None:
+    from playwright.sync_api import expect
+
+    before = len(serve.get("/api/runs?limit=1000")["items"])
+    page.goto(serve.url + "/runs/new")
+    form = fill_paper_form(page, "http://127.0.0.1:9", fast="5", slow="3")
+    form.get_by_test_id("run-submit").click()
+    error = page.get_by_test_id("run-form-error")
+    expect(error).to_have_text("sma_cross: fast (5) must be below slow (3); pass a smaller "
+                               "fast or a larger slow")
+    shot(page, "5-run-form-bad-parameter")
+    form.get_by_test_id("param-fast").fill("2")
+    form.get_by_test_id("option-duration").fill("soon")
+    form.get_by_test_id("run-submit").click()
+    expect(error).to_contain_text("run config: key 'duration'")
+    expect(page.get_by_test_id("new-run-page")).to_be_visible()   # still on the form
+    assert len(serve.get("/api/runs?limit=1000")["items"]) == before
+
+
+def test_a_live_run_asks_for_a_real_money_confirmation(serve: Serve, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    before = len(serve.get("/api/runs?limit=1000")["items"])
+    page.goto(serve.url + "/runs/new")
+    form = page.get_by_test_id("run-form")
+    form.get_by_test_id("run-kind-live").click()
+    expect(form).to_have_attribute("data-kind", "live")
+    form.get_by_test_id("symbols-input").fill("BTC/USDT:USDT")
+    expect(form.get_by_test_id("option-cash")).to_have_count(0)   # not a live option
+    form.get_by_test_id("run-submit").click()
+    dialog = page.get_by_test_id("live-confirm-dialog")
+    expect(dialog.get_by_test_id("live-warning")).to_contain_text("REAL MONEY")
+    expect(dialog.get_by_test_id("live-confirm")).to_be_disabled()
+    shot(page, "5-live-confirmation")
+    dialog.get_by_test_id("live-cancel").click()
+    expect(dialog).to_be_hidden()
+    assert len(serve.get("/api/runs?limit=1000")["items"]) == before
+
+
 # -- 4. a server that requires tokens ----------------------------------------------------------
 def test_a_token_in_the_page_url_opens_a_server_that_requires_one(
         tmp_path: Path, browser: Any) -> None:
@@ -409,6 +566,9 @@ def test_a_token_in_the_page_url_opens_a_server_that_requires_one(
                                                                       timeout=15_000)
         expect(page.get_by_test_id("overview-error")).to_have_count(0)
         assert "token" not in page.url   # taken out of the address bar, kept for the tab
+        page.get_by_test_id("nav-new-run").click()   # a viewer gets no form to start runs
+        expect(page.get_by_test_id("new-run-readonly")).to_be_visible()
+        expect(page.get_by_test_id("run-form")).to_have_count(0)
         page.get_by_test_id("nav-data").click()
         expect(page.get_by_test_id("data-files-table")).to_contain_text(BARS)
         page.reload()   # sessionStorage outlives a reload of the tab

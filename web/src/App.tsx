@@ -2,9 +2,11 @@
 
 import { useEffect, useState } from "react";
 import { api } from "./api";
+import { loadMe } from "./role";
 import { Link, useRoute, type Route } from "./router";
 import { Backtests } from "./pages/Backtests";
 import { Data } from "./pages/Data";
+import { NewRun } from "./pages/NewRun";
 import { Overview } from "./pages/Overview";
 import { RunDetail } from "./pages/RunDetail";
 import type { Health, Me } from "./types";
@@ -16,7 +18,7 @@ export function App() {
   const [down, setDown] = useState(false);
 
   useEffect(() => {
-    api.me().then(setMe).catch(() => setMe(null));
+    loadMe().then(setMe).catch(() => setMe(null));
     const check = () =>
       api
         .health()
@@ -35,6 +37,7 @@ export function App() {
       <nav className="top">
         <span className="brand">heron</span>
         <NavLink href="/" active={route.page === "overview" || route.page === "run"} testid="nav-overview">Runs</NavLink>
+        <NavLink href="/runs/new" active={route.page === "new-run"} testid="nav-new-run">New run</NavLink>
         <NavLink href="/backtests" active={route.page === "backtests"} testid="nav-backtests">Backtests</NavLink>
         <NavLink href="/data" active={route.page === "data"} testid="nav-data">Data</NavLink>
         <span className="spacer" />
@@ -63,6 +66,8 @@ function Page({ route }: { route: Route }) {
       return <Overview />;
     case "run":
       return <RunDetail key={route.runId} runId={route.runId} />;
+    case "new-run":
+      return <NewRun />;
     case "backtests":
       return <Backtests runId={route.runId} />;
     case "data":

@@ -5,6 +5,7 @@
 import { token, withToken } from "./auth";
 import type {
   ApiErrorBody,
+  CommandReply,
   CreateRunRequest,
   DataFile,
   EquityPoint,
@@ -13,6 +14,7 @@ import type {
   KillRequest,
   Me,
   Page,
+  PlaceOrderRequest,
   Row,
   RunRecord,
   RunStatusDoc,
@@ -104,6 +106,10 @@ export const api = {
   resumeRun: (id: string, reason?: string) =>
     request<RunRecord>("POST", `/runs/${enc(id)}/resume`, undefined, { reason: reason ?? "resumed from the dashboard" }),
 
+  placeOrder: (id: string, order: PlaceOrderRequest) =>
+    request<CommandReply>("POST", `/runs/${enc(id)}/orders`, undefined, order),
+  cancelOrder: (id: string, clientOrderId: string) =>
+    request<CommandReply>("DELETE", `/runs/${enc(id)}/orders/${enc(clientOrderId)}`),
   orders: (id: string, q: { status?: string; symbol?: string } = {}) =>
     collect<Row>(`/runs/${enc(id)}/orders`, q),
   fills: (id: string) => collect<Row>(`/runs/${enc(id)}/fills`),

@@ -1,4 +1,4 @@
-// Client-side routing on the History API: four pages do not need a router library.
+// Client-side routing on the History API: five pages do not need a router library.
 // heron serve answers index.html for any non-API path, so deep links and reloads work.
 
 import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from "react";
@@ -6,6 +6,7 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 
 export type Route =
   | { page: "overview" }
   | { page: "run"; runId: string }
+  | { page: "new-run" }
   | { page: "backtests"; runId: string | null }
   | { page: "data" }
   | { page: "missing"; path: string };
@@ -13,6 +14,7 @@ export type Route =
 export function parseRoute(path: string, search: string): Route {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: "overview" };
+  if (parts[0] === "runs" && parts[1] === "new" && parts.length === 2) return { page: "new-run" }; // no run id is "new"
   if (parts[0] === "runs" && parts.length === 2) return { page: "run", runId: parts[1]! };
   if (parts[0] === "backtests" && parts.length === 1) {
     return { page: "backtests", runId: new URLSearchParams(search).get("run") };

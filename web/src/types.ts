@@ -116,6 +116,8 @@ export interface ParamSpec {
 export interface StrategyInfo {
   name: string;
   doc?: string;
+  /** builtin, entry-point, or path (a file in the server's HERON_STRATEGY_PATH) */
+  source?: string;
   params: ParamSpec[] | Record<string, Omit<ParamSpec, "name">>;
 }
 
@@ -141,4 +143,29 @@ export interface CreateRunRequest {
 /** The error body of every 4xx/5xx answer. */
 export interface ApiErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+export type OrderType = "market" | "limit" | "stop" | "stop-limit";
+
+/** A manual order (`POST /api/runs/{id}/orders`): prices and quantities as decimal text. */
+export interface PlaceOrderRequest {
+  symbol: string;
+  side: "buy" | "sell";
+  type: OrderType;
+  quantity: string;
+  price?: string;
+  trigger_price?: string;
+  time_in_force: "GTC" | "IOC" | "FOK";
+  post_only: boolean;
+  reduce_only: boolean;
+}
+
+/** The run's answer to a manual command; `ok` null while it has not answered (202). */
+export interface CommandReply {
+  command_id: string | null;
+  ok: boolean | null;
+  pending: boolean;
+  client_order_id: string | null;
+  rule: string | null;
+  message: string;
 }

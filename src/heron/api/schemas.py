@@ -209,6 +209,8 @@ class ParamOut(BaseModel):
 class StrategyOut(BaseModel):
     name: str
     doc: str
+    source: str = Field(default="builtin", description="builtin, entry-point or path "
+                        "(a file in a HERON_STRATEGY_PATH folder)")
     params: list[ParamOut]
 
 

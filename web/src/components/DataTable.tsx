@@ -74,7 +74,8 @@ function cell(c: Column, row: Row): ReactNode {
   );
 }
 
-function columnsOf(rows: Row[], prefer?: string[]): Column[] {
+/** The columns a table shows for these rows (see `prefer`), for callers adding their own. */
+export function columnsOf(rows: Row[], prefer?: string[]): Column[] {
   const keys: string[] = [];
   for (const row of rows.slice(0, 50)) {
     for (const k of Object.keys(row)) if (!keys.includes(k)) keys.push(k);

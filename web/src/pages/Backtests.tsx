@@ -7,7 +7,8 @@ import { RunStatusBadge } from "../components/Badge";
 import { navigate } from "../router";
 import type { DataFile, RunRecord, StrategyInfo } from "../types";
 import { BacktestResult } from "./BacktestResult";
-import { backtestToml, defaultText, paramsOf, rangeText, type BacktestForm } from "./launchConfig";
+import { StrategyFields } from "../components/ParamFields";
+import { backtestToml, defaultParams, paramsOf, type BacktestForm } from "./launchConfig";
 import { fmtTime } from "../format";
 
 const EMPTY: BacktestForm = { strategy: "", data: "", symbol: "", cash: "100000", fee_bps: "4", slippage_bps: "", params: {} };
@@ -119,42 +120,14 @@ function LaunchForm({ onLaunched }: { onLaunched: (run: RunRecord) => void }) {
       }}
     >
       <h3>launch</h3>
-      <label className="field">
-        <span>strategy</span>
-        <select
-          value={form.strategy}
-          onChange={(e) => {
-            const s = strategies.find((x) => x.name === e.target.value);
-            setForm((f) => (s ? withStrategy(f, s) : f));
-          }}
-          data-testid="strategy-select"
-        >
-          {strategies.map((s) => <option key={s.name} value={s.name}>{s.name}</option>)}
-        </select>
-      </label>
-      {strategy?.doc && <p className="dim small doc">{strategy.doc.split("\n")[0]}</p>}
-      {specs.map((p) => (
-        <label className="field" key={p.name} title={p.doc}>
-          <span>{p.name}</span>
-          {p.choices && p.choices.length ? (
-            <select
-              value={form.params[p.name] ?? ""}
-              onChange={(e) => setForm((f) => ({ ...f, params: { ...f.params, [p.name]: e.target.value } }))}
-              data-testid={"param-" + p.name}
-            >
-              {p.choices.map((c) => <option key={String(c)} value={String(c)}>{String(c)}</option>)}
-            </select>
-          ) : (
-            <input
-              value={form.params[p.name] ?? ""}
-              placeholder={defaultText(p)}
-              onChange={(e) => setForm((f) => ({ ...f, params: { ...f.params, [p.name]: e.target.value } }))}
-              data-testid={"param-" + p.name}
-            />
-          )}
-          <small className="dim">{[rangeText(p), p.doc].filter(Boolean).join(" · ")}</small>
-        </label>
-      ))}
+      <StrategyFields
+        strategies={strategies}
+        strategy={strategy}
+        specs={specs}
+        values={form.params}
+        onStrategy={(s) => setForm((f) => withStrategy(f, s))}
+        onParam={(name, value) => setForm((f) => ({ ...f, params: { ...f.params, [name]: value } }))}
+      />
       <label className="field">
         <span>data</span>
         <select value={form.data} onChange={(e) => set("data", e.target.value)} data-testid="data-file-select">
@@ -194,7 +167,5 @@ function LaunchForm({ onLaunched }: { onLaunched: (run: RunRecord) => void }) {
 }
 
 function withStrategy(f: BacktestForm, s: StrategyInfo): BacktestForm {
-  const params: Record<string, string> = {};
-  for (const p of paramsOf(s)) params[p.name] = defaultText(p);
-  return { ...f, strategy: s.name, params };
+  return { ...f, strategy: s.name, params: defaultParams(s) };
 }

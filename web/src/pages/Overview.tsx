@@ -102,7 +102,7 @@ export function Overview() {
           <tbody>
             {runs.length === 0 && (
               <tr className="empty">
-                <td colSpan={10}>no runs yet: launch a backtest, or POST /api/runs</td>
+                <td colSpan={10}>no runs yet: start one from New run or Backtests</td>
               </tr>
             )}
             {runs.map((run) => (

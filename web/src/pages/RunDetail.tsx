@@ -1,22 +1,30 @@
 // One run: what it holds and what it did, live. Charts on top, tables below, the journal
-// as it is written at the bottom; stop and kill in the header.
+// as it is written at the bottom; stop and kill in the header. A running paper or live
+// run also has an order ticket and a Cancel button per open order (not for viewers).
 
 import { useMemo, useState } from "react";
 import { api, ApiError } from "../api";
 import { RunStatusBadge, TradingStateBadge } from "../components/Badge";
-import { DataTable, type Column } from "../components/DataTable";
+import { columnsOf, DataTable, type Column } from "../components/DataTable";
 import { KillDialog, killable } from "../components/KillDialog";
+import { LiveConfirm } from "../components/LiveConfirm";
+import { cancelOrder, OrderTicket, ResultLine, type TicketResult } from "../components/OrderTicket";
 import { StreamDot } from "../components/StreamDot";
 import { TimeChart } from "../charts/TimeChart";
 import { equitySeries, isOpenOrder, priceSeries, symbolsIn } from "../charts/priceSeries";
-import { fmtClock, fmtTime, signClass } from "../format";
+import { fmtClock, fmtTime, pickStr, signClass } from "../format";
+import { canTrade, useRole } from "../role";
 import { Feeds } from "./Overview";
 import { useRunData } from "./useRunData";
-import type { JournalEvent, Row } from "../types";
+import type { JournalEvent, Row, RunStatusDoc } from "../types";
 
 export function RunDetail({ runId }: { runId: string }) {
   const d = useRunData(runId);
+  const role = useRole();
   const [killing, setKilling] = useState(false);
+  const [startingLive, setStartingLive] = useState(false);
+  const [cancelResult, setCancelResult] = useState<TicketResult | null>(null);
+  const [canceling, setCanceling] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [symbol, setSymbol] = useState("");
   const symbols = useMemo(() => symbolsIn(d.fills, d.positions, d.orders), [d.fills, d.positions, d.orders]);
@@ -24,12 +32,36 @@ export function RunDetail({ runId }: { runId: string }) {
   const price = useMemo(() => priceSeries(d.fills, d.orders, d.marks, chosen), [d.fills, d.orders, d.marks, chosen]);
   const eq = useMemo(() => equitySeries(d.equity), [d.equity]);
   const openOrders = useMemo(() => d.orders.filter(isOpenOrder), [d.orders]);
+  const tradable = useMemo(() => ticketSymbols(d.status, symbols), [d.status, symbols]);
 
   if (d.error && !d.run) return <div className="error" data-testid="run-error">{d.error}</div>;
   if (!d.run) return <div className="dim">loading {runId}…</div>;
   const run = d.run;
   const summary = run.summary ?? {};
   const tradingState = d.status?.trading_state ?? summary.trading_state;
+  const trading = run.kind !== "backtest" && run.status === "running" && canTrade(role);
+  const cancel = async (clientOrderId: string) => {
+    setCanceling(clientOrderId);
+    setCancelResult(await cancelOrder(run.run_id, clientOrderId));
+    setCanceling(null);
+  };
+  const openColumns: Column[] | undefined = trading
+    ? [
+        {
+          key: "_cancel",
+          label: "",
+          render: (r) => {
+            const id = pickStr(r, "client_order_id");
+            return (
+              <button className="small" onClick={() => void cancel(id)} disabled={!id || canceling === id} data-testid="cancel-order" data-order-id={id}>
+                {canceling === id ? "Canceling…" : "Cancel"}
+              </button>
+            );
+          },
+        },
+        ...columnsOf(openOrders, ORDER_COLS),
+      ]
+    : undefined;
 
   const act = async (what: () => Promise<unknown>) => {
     setActionError(null);
@@ -57,7 +89,12 @@ export function RunDetail({ runId }: { runId: string }) {
           </a>
         )}
         {run.status === "created" && (
-          <button onClick={() => act(() => api.startRun(run.run_id))} data-testid="start-button">Start</button>
+          <button
+            onClick={() => (run.kind === "live" ? setStartingLive(true) : act(() => api.startRun(run.run_id)))}
+            data-testid="start-button"
+          >
+            Start
+          </button>
         )}
         {run.kind !== "backtest" && run.status === "running" && (tradingState === "HALTED" || tradingState === "REDUCING") && (
           <button onClick={() => act(() => api.resumeRun(run.run_id))} data-testid="resume-button">Resume</button>
@@ -110,6 +147,7 @@ export function RunDetail({ runId }: { runId: string }) {
           <TimeChart series={eq.drawdown} height={200} testid="drawdown-chart" />
         </div>
       </div>
+      {trading && <OrderTicket runId={run.run_id} symbols={tradable} />}
       <div className="cols">
         <div className="panel">
           <h3>positions</h3>
@@ -123,7 +161,8 @@ export function RunDetail({ runId }: { runId: string }) {
         </div>
         <div className="panel">
           <h3>open orders</h3>
-          <DataTable rows={openOrders} testid="open-orders-table" empty="no open orders" prefer={ORDER_COLS} />
+          {cancelResult && <ResultLine result={cancelResult} testid="cancel-result" />}
+          <DataTable rows={openOrders} columns={openColumns} testid="open-orders-table" empty="no open orders" prefer={ORDER_COLS} />
         </div>
       </div>
       <div className="cols">
@@ -144,6 +183,20 @@ export function RunDetail({ runId }: { runId: string }) {
         <h3>event log <span className="dim small">newest first</span></h3>
         <EventLog events={d.events} />
       </div>
+      {startingLive && (
+        <LiveConfirm
+          title={run.name || run.run_id}
+          venue={configValue(run.config, "venue")}
+          symbols={configSymbols(run.config)}
+          testnet={/^\s*testnet\s*=\s*true/m.test(run.config)}
+          busy={false}
+          onCancel={() => setStartingLive(false)}
+          onConfirm={() => {
+            setStartingLive(false);
+            void act(() => api.startRun(run.run_id));
+          }}
+        />
+      )}
       {killing && (
         <KillDialog
           run={run}
@@ -212,4 +265,24 @@ function describe(record: Row | undefined): string {
     .filter(([k, v]) => k !== "ts_event" && k !== "ts_init" && v !== null && v !== "" && v !== false)
     .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(" ");
+}
+
+/** What the ticket offers: the symbols the run quotes (status marks), then any it traded. */
+function ticketSymbols(status: RunStatusDoc | null, traded: string[]): string[] {
+  const out = Object.keys(status?.marks ?? {});
+  for (const p of status?.positions ?? []) if (!out.includes(p.symbol)) out.push(p.symbol);
+  for (const s of traded) if (!out.includes(s)) out.push(s);
+  return out;
+}
+
+/** A top-level string key of a run's TOML config, for the live confirmation's text. */
+function configValue(config: string, key: string): string {
+  const m = new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, "m").exec(config);
+  return m?.[1] ?? "?";
+}
+
+function configSymbols(config: string): string[] {
+  const m = /^\s*symbol\s*=\s*(\[[^\]]*\]|"[^"]*")/m.exec(config);
+  if (!m) return [];
+  return [...m[1]!.matchAll(/"([^"]*)"/g)].map((x) => x[1]!);
 }
