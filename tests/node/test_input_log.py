@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+import pytest
+
 from conftest import BTC_GRID
+from heron.errors import DataError
 from heron.model.data import (
     BookDelta,
     BookSide,
@@ -15,6 +20,7 @@ from heron.model.data import (
     Quote,
     Trade,
 )
+from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument, InstrumentKind
 from heron.node.input_log import InputLog
 
@@ -61,3 +67,36 @@ def test_a_frame_torn_by_a_crash_is_cut_and_appends_go_on(tmp_path: Path) -> Non
     log.append(_events()[-1])
     log.close()
     assert path.read_bytes() == whole
+
+
+def _health(state: FeedState, ts: int) -> FeedHealth:
+    return FeedHealth(ts=ts, venue="binanceusdm", symbol="BTC/USDT:USDT", stream="trades",
+                      state=state, last_message_age_ns=-1 if ts == 1 else 2_000_000_000,
+                      messages=ts, reconnects=0, gaps=1, parse_errors=0, reason="quiet")
+
+
+def test_feed_health_changes_come_back_between_the_same_events(tmp_path: Path) -> None:
+    events = _events()
+    mixed = [events[0], _health(FeedState.LIVE, 1), *events[1:3],
+             _health(FeedState.STALE, 2), *events[3:]]
+    log = InputLog(tmp_path / "inputs.bin", [BTC_GRID, PERP])
+    assert log.health_changed(_health(FeedState.LIVE, 1))
+    for event in mixed:
+        log.append(event)
+    assert not log.health_changed(_health(FeedState.STALE, 3))  # a report, not a change
+    log.close()
+    again = InputLog(tmp_path / "inputs.bin", [BTC_GRID, PERP])
+    assert list(again.replay()) == mixed
+    assert not again.health_changed(_health(FeedState.STALE, 4))  # known from the replay
+    assert again.health_changed(_health(FeedState.LIVE, 5))
+    again.close()
+
+
+def test_an_entry_from_a_newer_heron_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "inputs.bin"
+    frame = msgspec.msgpack.encode([42, 0, 1, 2])
+    path.write_bytes(struct.pack("<I", len(frame)) + frame)
+    log = InputLog(path, [BTC_GRID])
+    with pytest.raises(DataError, match="kind 42, written by a newer heron"):
+        list(log.replay())
+    log.close()

@@ -61,10 +61,17 @@ def live_command(
     metrics_host: Annotated[str, Opt(help="address for --metrics-port")] = "127.0.0.1",
     log_json: Annotated[bool, Opt(help="JSON log lines on stderr (with run, strategy, "
                                   "instrument, order id)")] = False,
+    db: Annotated[str | None, Opt(envvar="HERON_DB", help="journal to this database "
+                                  "instead of STATE/journal.sqlite (and hold the account's "
+                                  "one-writer lock there): postgresql://user@host:port/"
+                                  "dbname or sqlite:///PATH; HERON_DB keeps a password out "
+                                  "of the process list")] = None,
+    run_id: Annotated[str | None, Opt(help="the run's id in the --db database (default: a "
+                                      "new one, printed; kept in STATE/run.json)")] = None,
 ) -> None:
     """Trade a strategy on a venue account; Ctrl-C stops (orders stay), --state resumes."""
     from heron.cli.backtest import _parse_params
-    from heron.cli.paper import print_final
+    from heron.cli.paper import open_journal, print_final
     from heron.core.writer_lock import WriterLock
     from heron.data.feeds.session import FeedOptions
     from heron.errors import InputError
@@ -97,11 +104,14 @@ def live_command(
             cfg = LiveConfig(**{k: getattr(resolved, k) for k in resolved.__struct_fields__},
                              testnet=testnet)
         bind_run(run=st.dir.name, strategy=cfg.strategy, venue=cfg.venue)  # the last line too
+        open_journal(st, db, run_id, log_json)
         credentials = load_credentials(cfg.venue, key_file=key_file)
         client = CcxtClient(dialect_for(cfg.venue), credentials, cfg.symbols,
                             endpoint=endpoint, testnet=cfg.testnet)
         # one writer per account and journal (heron.core.writer_lock), for the run's life
-        writer = WriterLock(st.journal, f"{cfg.venue}:{account_key(cfg.testnet, credentials)}")
+        assert st.run_journal is not None  # open_journal set it
+        writer = WriterLock(st.run_journal.location,
+                            f"{cfg.venue}:{account_key(cfg.testnet, credentials)}")
         stack.enter_context(writer)
         view = None if quiet or log_json else Live(console=err, refresh_per_second=4,
                                                    transient=False)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from heron.model.feed import FeedHealth
     from heron.node.paper import PaperEngine
     from heron.node.paper_run import PaperStatus
+    from heron.node.paper_state import PaperState
 
 err = Console(stderr=True)
 Opt = typer.Option
@@ -63,6 +64,12 @@ def paper_command(
     metrics_host: Annotated[str, Opt(help="address for --metrics-port")] = "127.0.0.1",
     log_json: Annotated[bool, Opt(help="JSON log lines on stderr (with run, strategy, "
                                   "instrument, order id)")] = False,
+    db: Annotated[str | None, Opt(envvar="HERON_DB", help="journal to this database "
+                                  "instead of STATE/journal.sqlite: postgresql://user@host:"
+                                  "port/dbname or sqlite:///PATH; HERON_DB keeps a password "
+                                  "out of the process list")] = None,
+    run_id: Annotated[str | None, Opt(help="the run's id in the --db database (default: a "
+                                      "new one, printed; kept in STATE/run.json)")] = None,
 ) -> None:
     """Paper-trade a strategy on a live feed; Ctrl-C stops, the same --state resumes."""
     from heron.cli.backtest import _parse_params
@@ -84,6 +91,7 @@ def paper_command(
     try:
         stored = st.stored()
         cfg = resolve_config(given, stored[0] if stored else None)
+        open_journal(st, db, run_id, log_json)
         bind_run(run=st.dir.name, strategy=cfg.strategy, venue=cfg.venue)  # the last line too
         live = None if quiet or log_json else Live(console=err, refresh_per_second=4,
                                                    transient=False)
@@ -103,6 +111,20 @@ def paper_command(
         raise
     finally:
         st.close()
+
+
+def open_journal(st: PaperState, db: str | None, run_id: str | None, log_json: bool) -> None:
+    """Where the run journals (``--db``, ``--run-id``); with a database, say which run id
+    it is there (the way back to it for ``heron journal``, ``heron trades``)."""
+    if run_id is not None and db is None:
+        raise InputError("--run-id names the run in a --db database; pass --db (or "
+                         "HERON_DB) too, or leave --run-id out")
+    journal = st.open_journal(db, run_id)
+    if db is not None:
+        if log_json:
+            logging.getLogger("heron.run").info("journal: %s", journal.describe())
+        else:
+            err.print(f"journal: {journal.describe()}", highlight=False, soft_wrap=True)
 
 
 def print_final(line: Text, log_json: bool) -> None:
@@ -141,5 +163,5 @@ def feed_states(health: Mapping[Any, FeedHealth]) -> str:
     return ",".join(sorted({h.state.value for h in health.values()}) or ["starting"])
 
 
-__all__ = ["InputError", "account_line", "feed_states", "paper_command", "print_final",
-           "status_line"]
+__all__ = ["InputError", "account_line", "feed_states", "open_journal", "paper_command",
+           "print_final", "status_line"]

@@ -92,6 +92,13 @@ async def _reconcile(state_dir: Path | None, venue: str | None, symbols: list[st
     if not (state_dir / "run.json").exists():
         raise InputError(f"{state_dir} is not a heron live run (no run.json); pass the "
                          "--state of a `heron live` run")
+    from heron.node.paper_state import stored_journal
+
+    database = stored_journal(state_dir)[1]
+    if database:  # its journal is not in the state directory
+        raise InputError(f"{state_dir} journals to {database} (--db), which heron reconcile "
+                         "does not read yet; start the run again (`heron live`), its start "
+                         "reconciles")
     state = LiveState(state_dir)
     try:
         return await _on_state(state, endpoint, key_file, policy)

@@ -76,8 +76,10 @@ class JournalWriter:
             return
         from heron.core.journal_store import JournalStore
 
-        if isinstance(path, str) and "://" in path and not path.startswith("sqlite:"):
-            # a server database: rows committed as they come, the run sealed at close
+        if isinstance(path, str) and "://" in path and (in_place
+                                                        or not path.startswith("sqlite:")):
+            # a server database, or a shared SQLite one a paper/live run writes in place
+            # (--db): rows committed as they come, the run sealed at close
             self.run_id = run_id or new_run_id(str(header.get("kind", "run")))
             self._store = JournalStore(path, self.run_id, header)
             self._in_place = in_place
@@ -160,6 +162,15 @@ class JournalWriter:
             if self._tmp is not None and self._target is not None and self._tmp != self._target:
                 os.replace(self._tmp, self._target)
         return self.sha256
+
+    def adopt(self, run_id: str) -> None:
+        """Write what is pending, then make this journal the whole of run ``run_id`` in
+        its database (:meth:`JournalStore.adopt`); later records go under that id."""
+        if self._store is None or self._tmp is not None:
+            raise ValueError("only a journal in a shared database adopts a run id")
+        self.flush()
+        self._store.adopt(run_id)
+        self.run_id = run_id
 
     def abort(self) -> None:
         """Drop a journal that will not be finished (the run failed); an in-place journal

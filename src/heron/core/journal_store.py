@@ -96,6 +96,25 @@ class JournalStore:
         """Delete this run's rows (a backtest that failed in a shared database)."""
         drop_run(self.engine, self.run_id)
 
+    def adopt(self, run_id: str) -> None:
+        """Make the rows written so far the whole of run ``run_id``, in one transaction:
+        its old rows go, these take its id, and later rows are written under it.
+
+        A paper or live run restarting in a shared database rebuilds its journal under a
+        scratch id and adopts its own at the end, so a crash leaves the old journal or
+        the new one, never a mix; no other run's rows are touched."""
+        old = self.run_id
+        with self.engine.begin() as conn:
+            conn.execute(records_table.delete().where(records_table.c.run_id == run_id))
+            conn.execute(runs_table.delete().where(runs_table.c.run_id == run_id))
+            conn.execute(records_table.update().where(records_table.c.run_id == old)
+                         .values(run_id=run_id))
+            conn.execute(runs_table.update().where(runs_table.c.run_id == old)
+                         .values(run_id=run_id))
+            if conn.dialect.name == "postgresql":
+                conn.execute(_NOTIFY, {"run": run_id})
+        self.run_id = run_id
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -266,6 +285,51 @@ def _check_file(path: Path) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc.args[0] if exc.args else exc).splitlines()[0][:200]
+
+
+def check_database(location: str) -> None:
+    """Refuse now, in one line, a journal database that cannot be reached or written
+    (a run checks before it connects to its venue); creates the schema in an empty one."""
+    _writable(location).dispose()
+
+
+def _writable(location: str) -> sa.Engine:
+    where = display(location)
+    try:
+        engine = create_engine(location)
+    except sa.exc.ArgumentError as exc:
+        raise JournalError(f"{where}: not a database URL ({_first_line(exc)}); pass "
+                           "postgresql://user@host:port/dbname or sqlite:///PATH") from None
+    try:
+        ensure_schema(engine, where)
+    except sa.exc.DatabaseError as exc:
+        engine.dispose()
+        raise JournalError(f"{where}: cannot open the journal database ({_first_line(exc)}); "
+                           "check the URL and that the server is up") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def resume_payloads(location: str, run_id: str, scratch: str) -> list[bytes]:
+    """What run ``run_id`` committed in a shared database (sealed or not; none for a new
+    run), after dropping run ``scratch``: a rebuild that a crash left unfinished."""
+    where = display(location)
+    engine = _writable(location)
+    try:
+        drop_run(engine, scratch)
+        with engine.connect() as conn:
+            known = conn.execute(sa.select(runs_table.c.run_id).where(
+                runs_table.c.run_id == run_id)).first()
+        if known is None:
+            return []
+        return [payload for _seq, _type, payload in _rows(engine, run_id)]
+    except sa.exc.DatabaseError as exc:
+        raise JournalError(f"{where}: cannot open the journal database ({_first_line(exc)}); "
+                           "check the URL and that the server is up") from None
+    finally:
+        engine.dispose()
 
 
 def committed_payloads(location: str | Path, run_id: str | None = None) -> list[bytes]:

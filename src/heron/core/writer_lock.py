@@ -82,13 +82,21 @@ class WriterLock:
     def _acquire_pg(self) -> None:
         import sqlalchemy as sa
 
-        self._engine = create_engine(self.location)
-        conn = self._engine.connect()
-        conn.execute(sa.text("SELECT set_config('application_name', :me, false)"),
-                     {"me": _me()[:63]})
-        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
-                           {"k": lock_key(self.key)}).scalar()
-        conn.commit()
+        try:
+            self._engine = create_engine(self.location)
+            conn = self._engine.connect()
+            conn.execute(sa.text("SELECT set_config('application_name', :me, false)"),
+                         {"me": _me()[:63]})
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                               {"k": lock_key(self.key)}).scalar()
+            conn.commit()
+        except (sa.exc.DatabaseError, sa.exc.ArgumentError) as exc:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+            why = str(exc.args[0] if exc.args else exc).splitlines()[0][:200]
+            raise InputError(f"{self.where}: cannot take the account's writer lock ({why}); "
+                             "check the --db URL and that the server is up") from None
         if got:
             self._conn = conn
             return

@@ -79,7 +79,7 @@ class LoggedManual(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     manual: ManualCommand
     id: str
-    at: int                         # market events consumed when it was applied
+    at: int                         # inputs (market events, feed health) consumed
 
 
 def inbox_dir(state_dir: Path) -> Path:

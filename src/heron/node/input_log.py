@@ -8,10 +8,16 @@ positions, balances and strategy state exactly (whatever the strategy keeps in i
 attributes) and regenerates the journal; then the run goes on live.
 
 The warm-up bars a run fetched from the venue's history at its first start are logged
-the same way, first, so a restart rebuilds the same indicators.
+the same way, first, so a restart rebuilds the same indicators. So are the changes of the
+feed's health (a stream going stale, reconnecting, resyncing, live again): they move the
+trading state (the feed trigger), so a restart must meet them between the same market
+events. Only changes are logged, not the feed's periodic reports.
 
 Format: length-prefixed MessagePack frames ``[kind, slot, fields...]`` (the instrument
-by its slot in the run's instrument list, not the whole object). Appends go to the OS
+by its slot in the run's instrument list, not the whole object; a feed-health frame has
+slot ``-1`` and the :class:`~heron.model.feed.FeedHealth` fields). Kinds only ever get
+added: kind 7 (feed health) came with heron's feed trigger, so every older log reads as
+it did, and a log holding a kind this heron does not know is refused by name. Appends go to the OS
 at every :meth:`InputLog.flush` (the run flushes once per event-loop turn), which
 survives ``kill -9``; ``fsync`` every few seconds bounds what a power cut can take. A
 frame cut short by a crash is found on open and truncated away.
@@ -27,6 +33,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from heron.errors import DataError
 from heron.model.data import (
     Bar,
     BookDelta,
@@ -37,14 +44,19 @@ from heron.model.data import (
     Quote,
     Trade,
 )
+from heron.model.feed import FeedHealth, FeedState
 from heron.model.instrument import Instrument
 
 _LEN = struct.Struct("<I")
-_TRADE, _QUOTE, _DELTA, _SNAPSHOT, _FUNDING, _MARK, _BAR = range(7)
+_TRADE, _QUOTE, _DELTA, _SNAPSHOT, _FUNDING, _MARK, _BAR, _HEALTH = range(8)
 _SIDES = (BookSide.BID, BookSide.ASK)
 
 
 def _fields(event: Any) -> tuple[int, list[Any]]:
+    if isinstance(event, FeedHealth):
+        return _HEALTH, [event.ts, event.venue, event.symbol, event.stream, event.state.value,
+                         event.last_message_age_ns, event.messages, event.reconnects,
+                         event.gaps, event.parse_errors, event.reason]
     if isinstance(event, Trade):
         return _TRADE, [event.ts_event, event.ts_recv, event.price, event.size, event.aggressor,
                         event.trade_id]
@@ -66,6 +78,12 @@ def _fields(event: Any) -> tuple[int, list[Any]]:
         return _BAR, [event.ts, event.index, event.open, event.high, event.low, event.close,
                       event.volume]
     raise TypeError(f"the input log does not hold {type(event).__name__}")
+
+
+def _health(f: list[Any]) -> FeedHealth:
+    return FeedHealth(ts=f[0], venue=f[1], symbol=f[2], stream=f[3], state=FeedState(f[4]),
+                      last_message_age_ns=f[5], messages=f[6], reconnects=f[7], gaps=f[8],
+                      parse_errors=f[9], reason=f[10])
 
 
 def _event(kind: int, inst: Instrument, f: list[Any]) -> Any:
@@ -96,12 +114,24 @@ class InputLog:
         self.torn_bytes = _truncate_torn(path)
         self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - held for the run
         self.appended = 0
+        #: the last feed state logged per (symbol, stream): what a change is judged against
+        self.feed_states: dict[tuple[str, str], FeedState] = {}
 
     def append(self, event: Any) -> None:
         kind, fields = _fields(event)
-        payload = self._encoder.encode([kind, self._slots[event.instrument.id], *fields])
+        if kind == _HEALTH:
+            slot = -1
+            self.feed_states[(event.symbol, event.stream)] = event.state
+        else:
+            slot = self._slots[event.instrument.id]
+        payload = self._encoder.encode([kind, slot, *fields])
         self._file.write(_LEN.pack(len(payload)) + payload)
         self.appended += 1
+
+    def health_changed(self, health: FeedHealth) -> bool:
+        """Whether ``health`` is a new state for its stream (an input to log), not the
+        feed's periodic report of the state logged last."""
+        return self.feed_states.get((health.symbol, health.stream)) is not health.state
 
     def flush(self, *, sync: bool = False) -> None:
         self._file.flush()
@@ -125,7 +155,15 @@ class InputLog:
             pos += 4
             kind, slot, *fields = decoder.decode(data[pos:pos + size])
             pos += size
-            yield _event(kind, self.instruments[slot], fields)
+            if kind == _HEALTH:
+                health = _health(fields)
+                self.feed_states[(health.symbol, health.stream)] = health.state
+                yield health
+            elif 0 <= kind < _HEALTH:
+                yield _event(kind, self.instruments[slot], fields)
+            else:
+                raise DataError(f"{self.path}: an entry of kind {kind}, written by a newer "
+                                "heron; run this state with that heron or a later one")
 
 
 def _truncate_torn(path: Path) -> int:

@@ -46,11 +46,13 @@ class LiveEngine(PaperEngine):
                  strategies: list[Strategy], cash: Decimal, journal_path: Any, bar_ns: int,
                  book_streams: set[str], quote_streams: set[str],
                  book_rules: dict[str, SequenceRule | None], header: dict[str, Any],
-                 id_tag: str, lost_grace_s: float = 1.0) -> None:
+                 id_tag: str, lost_grace_s: float = 1.0,
+                 journal_run_id: str | None = None) -> None:
         super().__init__(instruments=instruments, strategies=strategies, cash=cash,
                          venue=SimVenueConfig(), journal_path=journal_path, bar_ns=bar_ns,
                          book_streams=book_streams, quote_streams=quote_streams,
-                         book_rules=book_rules, header=header, id_tag=id_tag)
+                         book_rules=book_rules, header=header, id_tag=id_tag,
+                         journal_run_id=journal_run_id)
         self.journal.header["kind"] = "live"
         self.execution = LiveExecution(client, self.om, self.emit, time.time_ns,
                                        lost_grace_s=lost_grace_s)

@@ -39,7 +39,6 @@ from typing import Any
 import msgspec
 
 from heron.core.journal import decode_record
-from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream, parse_streams
@@ -52,6 +51,7 @@ from heron.node.live import LiveEngine
 from heron.node.paper_run import bar_ns, fetch_warmup, run_until_stopped
 from heron.node.paper_state import PaperConfig, PaperState
 from heron.node.run_desk import RunDesk, ignore_wakeups, restore_wakeups
+from heron.node.run_journal import RunJournal
 from heron.observe.logs import bind_run, end_order_context, watch_orders
 from heron.observe.metrics import NodeMetrics
 from heron.observe.metrics_server import MetricsEndpoint, start_metrics
@@ -107,7 +107,8 @@ def new_tag() -> str:
 
 
 def build_engine(cfg: LiveConfig, client: VenueClient, instruments: list[Instrument],
-                 journal: Path | None, book_rules: dict[str, Any]) -> LiveEngine:
+                 journal: str | Path | None, book_rules: dict[str, Any],
+                 run_id: str | None = None) -> LiveEngine:
     streams = set(parse_streams(",".join(cfg.streams)))
     iids = {inst.id for inst in instruments}
     strategy = strategy_class(cfg.strategy)(**cfg.params)
@@ -116,7 +117,7 @@ def build_engine(cfg: LiveConfig, client: VenueClient, instruments: list[Instrum
         journal_path=journal, bar_ns=bar_ns(cfg.bar),
         book_streams=iids if Stream.BOOK in streams else set(),
         quote_streams=iids if Stream.QUOTES in streams else set(), book_rules=book_rules,
-        header={"live": msgspec.to_builtins(cfg)}, id_tag=cfg.run_tag)
+        header={"live": msgspec.to_builtins(cfg)}, id_tag=cfg.run_tag, journal_run_id=run_id)
     engine.execution.since_ns = cfg.started_ns
     return engine
 
@@ -135,23 +136,23 @@ async def first_config(cfg: LiveConfig, client: VenueClient,
 
 
 def previous_records(state: LiveState) -> list[Record]:
-    """What the previous process committed (sealed or not), its journal set aside as
-    ``journal.prev.sqlite`` until the new one holds it all. Call before building the
-    engine: the engine's journal takes the file's place."""
-    prev = state.dir / "journal.prev.sqlite"
-    if state.journal.exists():
-        state.journal.replace(prev)
-    if not prev.exists():
-        return []
-    return [decode_record(p) for p in committed_payloads(prev)]
+    """What the previous process committed (sealed or not); its journal stays whole
+    (``journal.prev.sqlite``, or the run's rows in a ``--db`` database) until the new one
+    holds it all (:mod:`heron.node.run_journal`). Call before building the engine: the
+    engine's journal takes the file's place."""
+    return [decode_record(p) for p in _journal(state).previous()]
 
 
 def restore(engine: LiveEngine, state: LiveState, records: list[Record]) -> int:
-    """Re-journal ``records`` into the engine's journal; returns their count."""
+    """Re-journal ``records`` into the engine's journal, which then replaces the old
+    one; returns their count."""
     engine.restore(records)
-    engine.journal.flush()
-    (state.dir / "journal.prev.sqlite").unlink(missing_ok=True)
+    _journal(state).complete(engine.journal)
     return len(records)
+
+
+def _journal(state: LiveState) -> RunJournal:
+    return state.run_journal or RunJournal(state.dir)
 
 
 async def run_live(cfg: LiveConfig, state: LiveState, client: VenueClient, *,
@@ -220,8 +221,9 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
     from heron.execution.reconcile_run import reconcile_at_start
 
     records = previous_records(state)
-    engine = build_engine(cfg, client, instruments, state.journal,
-                          {i.id: rule for i in instruments})
+    journal = _journal(state)
+    engine = build_engine(cfg, client, instruments, journal.location,
+                          {i.id: rule for i in instruments}, journal.writer_run_id)
     status = LiveStatus(engine, Decimal(cfg.cash))
     desk = RunDesk(engine, state.dir, kind="live", health=status.health,
                    aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)))

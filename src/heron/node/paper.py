@@ -39,6 +39,7 @@ from heron.model.data import (
     Quote,
     Trade,
 )
+from heron.model.feed import FeedHealth
 from heron.model.instrument import Instrument
 from heron.node.live_bars import LiveBars
 from heron.node.node import SimNode
@@ -99,11 +100,11 @@ class PaperEngine(SimNode):
                  book_streams: set[str], quote_streams: set[str],
                  book_rules: dict[str, SequenceRule | None],
                  header: dict[str, Any], sample_ns: int = 60_000_000_000,
-                 id_tag: str = "H") -> None:
+                 id_tag: str = "H", journal_run_id: str | None = None) -> None:
         super().__init__(instruments=instruments, strategies=strategies, cash=cash,
                          venue=venue, start_ts=0, journal_path=journal_path,
                          header={"kind": "paper", **header}, journal_in_place=True,
-                         id_tag=id_tag)
+                         id_tag=id_tag, journal_run_id=journal_run_id)
         self.full_books = book_streams              # L2 streams: quotes then only inform
         self.depth = book_streams | quote_streams    # instruments filled as in a tick replay
         self.books = {inst.id: L2Book(inst, book_rules.get(inst.id)) for inst in instruments}
@@ -125,6 +126,7 @@ class PaperEngine(SimNode):
         self.sample_equity: list[float] = []
         self._next_sample = 0
         self.consumed = 0
+        self.health_inputs = 0  # feed-health changes handed in (a paper run logs them)
         self.started = False
         self._handlers: dict[type, Callable[[Any], None]] = {
             Trade: self._trade, Quote: self._quote, BookDelta: self._delta,
@@ -156,6 +158,17 @@ class PaperEngine(SimNode):
             slot = self.ctx.slots[event.instrument.id]
             return event.ts >= self.bars.warmed[slot] and not self.bars.live(slot)
         return True
+
+    @property
+    def inputs(self) -> int:
+        """Inputs handed in so far, market events and feed-health changes: where in a
+        paper run's input log an operator command came (heron.node.run_desk)."""
+        return self.consumed + self.health_inputs
+
+    def feed_health(self, health: FeedHealth) -> None:
+        """A feed's health change (counted as an input; the state machine judges it)."""
+        self.health_inputs += 1
+        super().feed_health(health)
 
     def consume(self, event: Any) -> None:
         """Handle one market event (already judged new and logged by the caller)."""

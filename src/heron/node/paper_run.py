@@ -4,8 +4,9 @@ Start: take the state's lock, read or write its config, connect to the venue (it
 instruments must not have changed since the run began), rebuild the engine by
 replaying the run's input log (:mod:`heron.node.input_log`) -- which regenerates the
 journal, checked record for record against what the previous process had committed --
-then go live. Live: each market event newer than what the run consumed is appended
-to the input log, then handed to the engine; a timer writes the log and the journal
+then go live. Live: each market event newer than what the run consumed, and each
+change of the feed's health (the feed trigger's input), is appended to the input log,
+then handed to the engine; a timer writes the log and the journal
 through to the OS every 100 ms (``fsync`` every 2 s). Stop (``stop_after`` events in
 all, ``duration_s``, SIGINT, SIGTERM): close the feed, seal the journal. A ``kill -9``
 loses nothing the engine acted on: its inputs were written first.
@@ -25,7 +26,6 @@ from typing import Any
 
 import msgspec
 
-from heron.core.journal_store import committed_payloads
 from heron.data.feeds.adapter import adapter_for
 from heron.data.feeds.session import FeedOptions, LiveSession
 from heron.data.feeds.streams import Stream, parse_streams
@@ -37,6 +37,7 @@ from heron.node.input_log import InputLog
 from heron.node.paper import PaperEngine
 from heron.node.paper_state import PaperConfig, PaperState
 from heron.node.run_desk import RunDesk, ignore_wakeups, restore_wakeups
+from heron.node.run_journal import RunJournal
 from heron.observe.logs import bind_instruments, bind_run, end_order_context, watch_orders
 from heron.observe.metrics import NodeMetrics
 from heron.observe.metrics_server import MetricsEndpoint, start_metrics
@@ -80,8 +81,8 @@ def _venue_config(cfg: PaperConfig) -> SimVenueConfig:
     return SimVenueConfig(fill_at=FillAt.NEXT_OPEN, fee_rate=fee, slippage_bps=slip)
 
 
-def build_engine(cfg: PaperConfig, instruments: list[Instrument], journal: Path,
-                 book_rules: dict[str, Any]) -> PaperEngine:
+def build_engine(cfg: PaperConfig, instruments: list[Instrument], journal: str | Path,
+                 book_rules: dict[str, Any], run_id: str | None = None) -> PaperEngine:
     streams = set(parse_streams(",".join(cfg.streams)))
     iids = {inst.id for inst in instruments}
     strategy = strategy_class(cfg.strategy)(**cfg.params)
@@ -90,21 +91,25 @@ def build_engine(cfg: PaperConfig, instruments: list[Instrument], journal: Path,
         venue=_venue_config(cfg), journal_path=journal, bar_ns=bar_ns(cfg.bar),
         book_streams=iids if Stream.BOOK in streams else set(),
         quote_streams=iids if Stream.QUOTES in streams else set(),
-        book_rules=book_rules, header={"paper": msgspec.to_builtins(cfg)})
+        book_rules=book_rules, header={"paper": msgspec.to_builtins(cfg)},
+        journal_run_id=run_id)
     if cfg.risk is not None:  # before the replay: the rebuilt journal is the same
         engine.use_risk_config(parse_risk(cfg.risk, "the run's risk file"))
     return engine
 
 
 def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes],
-                  desk: RunDesk) -> int:
+                  desk: RunDesk, kept: str = "journal.prev.sqlite") -> int:
     """Rebuild the engine from the log; the journal must start with ``previous``.
     Operator commands (``heron kill``, manual orders) are replayed at the input count
-    they came at."""
+    they came at, feed-health changes where they were logged."""
     engine.start()
     n = 0
     for event in log.replay():
-        if engine.is_new(event):
+        if isinstance(event, FeedHealth):
+            desk.apply_due()
+            engine.feed_health(event)
+        elif engine.is_new(event):
             desk.apply_due()
             engine.consume(event)
             n += 1
@@ -116,7 +121,7 @@ def replay_inputs(engine: PaperEngine, log: InputLog, previous: list[bytes],
                    if a != b), min(len(rebuilt), len(previous)))
         raise EngineError(f"the journal rebuilt from {log.path.name} differs from the one "
                           f"the previous process wrote at record {at + 1}; it is kept as "
-                          "journal.prev.sqlite (a bug: please report it)")
+                          f"{kept} (a bug: please report it)")
     return n
 
 
@@ -202,13 +207,10 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                duration_s: float | None,
                on_status: Callable[[PaperStatus], None] | None,
                metrics: NodeMetrics | None = None) -> PaperStatus:
-    previous: list[bytes] = []
-    prev_path = state.dir / "journal.prev.sqlite"
-    if state.journal.exists():
-        state.journal.replace(prev_path)
-    if prev_path.exists():
-        previous = committed_payloads(prev_path)
-    engine = build_engine(cfg, instruments, state.journal, {i.id: rule for i in instruments})
+    journal = state.run_journal or RunJournal(state.dir)
+    previous = journal.previous()
+    engine = build_engine(cfg, instruments, journal.location,
+                          {i.id: rule for i in instruments}, journal.writer_run_id)
     bind_instruments(instruments)
     log = InputLog(state.inputs, instruments)
     status = PaperStatus(engine, Decimal(cfg.cash))
@@ -216,7 +218,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                    aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)),
                    sync_inputs=lambda: log.flush(sync=True))
     try:
-        status.replayed = replay_inputs(engine, log, previous, desk)
+        status.replayed = replay_inputs(engine, log, previous, desk, journal.kept)
         watch_orders(engine)  # after the replay: what this process does is news
         if metrics is not None:
             metrics.attach(engine)
@@ -226,8 +228,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                     log.append(bar)
                     engine.consume(bar)
         gc.freeze()  # ccxt's and the replay's long-lived objects: short full collections live
-        prev_path.unlink(missing_ok=True)
-        engine.journal.flush()
+        journal.complete(engine.journal)  # the old journal goes: the new one holds it all
         desk.publish()
         if stop_after is None or engine.consumed < stop_after:
             await _live(session, engine, log, status, stop_after, duration_s, on_status,
@@ -255,6 +256,10 @@ async def _live(session: LiveSession, engine: PaperEngine, log: InputLog,
             status.health[(event.symbol, event.stream)] = event
             if metrics is not None:
                 metrics.feed_health(event)
+            if log.health_changed(event):  # an input: logged before the engine acts on it
+                log.append(event)
+                end_order_context()
+                engine.feed_health(event)  # stale or gapped: DEGRADED until live again
             return
         if not engine.is_new(event):
             return

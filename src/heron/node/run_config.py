@@ -216,8 +216,9 @@ def _flag(key: str, value: Any) -> list[str]:
 
 def _outputs(kind: str, run_dir: Path, journal_db: str | None, run_id: str | None
              ) -> list[str]:
-    if kind != "backtest":
-        return ["--state", str(run_dir / "state"), "--quiet"]
+    if kind != "backtest":  # with the server's database (HERON_DB), journaled as run_id
+        state = ["--state", str(run_dir / "state"), "--quiet"]
+        return [*state, "--run-id", run_id] if journal_db is not None and run_id else state
     outputs = ["--json", str(run_dir / "result.json"), "--report", str(run_dir / "report.html")]
     if journal_db is not None:  # the URL itself travels in HERON_DB: argv is public (ps)
         return [*outputs, *(["--run-id", run_id] if run_id else [])]

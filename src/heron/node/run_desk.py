@@ -8,10 +8,11 @@ order through :class:`~heron.node.manual.ManualOrders`), flushes the journal, an
 answers each. It rewrites ``STATE/status.json`` once a second and at start and stop.
 
 A paper run's journal is rebuilt from its inputs at every start, so whatever changed it
-must be an input too: the desk logs each command it applies, with the number of market
-events consumed then, to ``STATE/controls.jsonl`` (fsync'd, before applying), and on
-restart :meth:`RunDesk.apply_due` applies them again at the same counts. A live run
-needs no log: its journal is the record, restored as it is.
+must be an input too: the desk logs each command it applies, with the number of inputs
+(market events and feed-health changes) consumed then, to ``STATE/controls.jsonl``
+(fsync'd, before applying), and on restart :meth:`RunDesk.apply_due` applies them
+again at the same counts. A live run needs no log: its journal is the record, restored
+as it is.
 
 Commands posted before this process took the run's lock were meant for a process that
 has stopped; they are refused, not carried out late.
@@ -79,7 +80,7 @@ class RunDesk:
     # -- a paper run's restart -----------------------------------------------------------------
     def apply_due(self) -> None:
         """Apply again the logged commands due at the engine's input count."""
-        due, consumed = self._due, self.engine.consumed
+        due, consumed = self._due, self.engine.inputs
         while due and due[0].at <= consumed:
             done = due.pop(0)
             if isinstance(done, Control):
@@ -122,7 +123,7 @@ class RunDesk:
             try:
                 self._inputs_synced()
                 log_manual(self.dir, LoggedManual(manual=posted.manual, id=entry,
-                                                  at=self.engine.consumed))
+                                                  at=self.engine.inputs))
             except OSError as exc:  # not logged, so not applied: a restart must agree
                 return CommandReply(entry, False, None, "error", f"the run could not log "
                                     f"the command ({exc}); nothing was done")
@@ -133,7 +134,7 @@ class RunDesk:
         if control.action not in CONTROL_ACTIONS:
             return CommandReply(entry, False, None, "action", f"unknown control action "
                                 f"{control.action!r}; use {', '.join(CONTROL_ACTIONS)}")
-        control = msgspec.structs.replace(control, at=self.engine.consumed)
+        control = msgspec.structs.replace(control, at=self.engine.inputs)
         try:
             if self.logs:
                 self._inputs_synced()
@@ -147,9 +148,9 @@ class RunDesk:
                             f"{state}{'' if moved else ' (unchanged)'}")
 
     def _inputs_synced(self) -> None:
-        if self._sync_inputs is not None and self._synced_at != self.engine.consumed:
+        if self._sync_inputs is not None and self._synced_at != self.engine.inputs:
             self._sync_inputs()
-            self._synced_at = self.engine.consumed
+            self._synced_at = self.engine.inputs
 
     def _answer(self, reply: CommandReply) -> None:
         try:

@@ -35,6 +35,7 @@ import msgspec
 from heron.core.db import is_postgres
 from heron.core.files import write_bytes_atomic, write_text_atomic
 from heron.errors import InputError, RunConflict, RunNotFound, VenueUnavailable
+from heron.node.paper_state import stored_journal
 from heron.node.run_config import RunConfig, command_args, parse_config
 from heron.node.run_process import COMMAND_FILE, EXIT_FILE, PID_FILE, Command, ExitInfo
 from heron.node.run_registry import RunRecord, RunRegistry
@@ -222,13 +223,19 @@ class RunManager:
     def journal_location(self, run_id: str) -> tuple[str, str | None]:
         """Where the run's journal is: (location, journal run id or None for ``main``).
 
-        A backtest in a PostgreSQL server database is its run id there. A backtest's
+        A run in a PostgreSQL server database is its run id there (a paper or live run
+        started before heron journaled those there keeps its state's file). A backtest's
         SQLite journal appears whole at its end (it is written to a hidden temporary file
         until sealed); a paper or live run's is written in place as it goes."""
         record = self.get(run_id)
         run_dir = Path(record.directory)
         if record.kind != "backtest":
-            return str(run_dir / "state" / "journal.sqlite"), None
+            state = run_dir / "state"
+            if self.db is not None and is_postgres(self.db):
+                stored_id, database = stored_journal(state)
+                if database or not (state / "run.json").exists():
+                    return self.db, stored_id or run_id
+            return str(state / "journal.sqlite"), None
         if self.db is not None and is_postgres(self.db):
             return self.db, run_id
         return str(run_dir / "journal.sqlite"), None

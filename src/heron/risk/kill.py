@@ -206,7 +206,7 @@ class Control(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     action: str            # "halt", "flatten" or "resume"
     reason: str
     actor: str
-    at: int = -1           # paper: the number of market events consumed when applied
+    at: int = -1           # paper: inputs (market events, feed health) consumed
 
 
 def running_pid(state_dir: Path) -> int | None:
