@@ -101,3 +101,40 @@ def test_heron_kill_flattens_and_halts_a_running_live_run(server: ExchangeServer
     assert missing.returncode == 2 and "no run state" in missing.stderr
     both = heron("kill", "--run", str(state), "--flatten", "--resume")
     assert both.returncode == 2
+
+
+@pytest.mark.slow
+def test_heron_kill_audits_a_database_run_in_its_database(server: ExchangeServer,
+                                                           pg_url: str, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "heron", "live", "--strategy", "sma_cross", "--param", "fast=2",
+         "--param", "slow=3", "--param", "fraction=0.1", "--venue", "binanceusdm",
+         "--symbol", "BTC/USDT:USDT", "--bar", "1s", "--endpoint", server.url, "--state",
+         str(state), "--quiet", "--duration", "40", "--run-id", "kill-audit"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env() | {"HERON_DB": pg_url})
+    try:
+        _wait(lambda: server.call(lambda: len(server.account.trades)) > 0, "a first trade")
+        assert running_pid(state) == run.pid
+        blind = heron("kill", "--run", str(state), "--reason", "no url")
+        assert blind.returncode == 0, blind.stderr  # the run still halts ...
+        assert "the audit log did not record this" in blind.stderr  # ... and says so
+        assert "pass its URL with --db" in blind.stderr
+        resumed = subprocess.run(
+            [sys.executable, "-m", "heron", "kill", "--run", str(state), "--resume",
+             "--reason", "with url"], capture_output=True, text=True, timeout=60, check=False,
+            env=_env() | {"HERON_DB": pg_url})
+        assert resumed.returncode == 0, resumed.stderr
+        assert "warning" not in resumed.stderr
+    finally:
+        run.send_signal(2)
+        try:
+            run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    entries = [e for e in AuditLog(pg_url).entries() if e.run_id == "kill-audit"]
+    assert [(e.action, e.details["reason"]) for e in entries] == [("kill.resume", "with url")]
+    assert not (state / "journal.sqlite").exists()  # nothing was written beside the state

@@ -25,6 +25,8 @@ def kill_command(
         help="an operator's resume: back to READY from DEGRADED or HALTED")] = False,
     reason: Annotated[str, typer.Option(help="why, for the journal and the audit log")] = "",
     wait: Annotated[float, typer.Option(help="seconds to wait for the run to answer")] = 10.0,
+    db: Annotated[str | None, typer.Option(envvar="HERON_DB", help="the database a --db run "
+                                           "journals to, for its audit entry")] = None,
 ) -> None:
     """Halt a paper or live run within one turn of its event loop (or resume it)."""
     if flatten and resume:
@@ -34,7 +36,7 @@ def kill_command(
                          "live run")
     action = "resume" if resume else "flatten" if flatten else "halt"
     done = intervene(run, action, actor=f"{getpass.getuser()}@cli", reason=reason,
-                     wait_s=wait)
+                     wait_s=wait, db=db)
     if done.audit_error is not None:
         typer.echo(f"warning: the audit log did not record this: {done.audit_error}",
                    err=True)

@@ -187,7 +187,7 @@ class RunManager:
                               "in a moment")
         try:
             done = intervene(state, action, actor=actor, reason=reason, wait_s=5.0,
-                             audit_run=record.run_id)
+                             audit_run=record.run_id, db=self.db)
         except (VenueUnavailable, InputError) as exc:
             raise RunConflict(f"run {record.run_id}: {exc}") from None
         if done.audit_error is not None:
