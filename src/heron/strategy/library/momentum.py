@@ -18,11 +18,16 @@ Rules, on each bar (the band rules of :mod:`heron.strategy.library.bands`):
 
 Entries are market orders for ``fraction`` of free equity (fees included) or a fixed
 ``quantity``; exits are reduce-only market orders; one order at a time.
+
+``vector_signals`` states the same rules for the vectorised fast path
+(:mod:`heron.research.vector`), on the same score.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +36,10 @@ from heron.analytics.indicators import zscore
 from heron.errors import InvalidConfiguration
 from heron.strategy.library.bands import BandStrategy
 from heron.strategy.params import Param
+
+if TYPE_CHECKING:
+    from heron.research.signals import IndicatorCache, ThresholdSignals
+    from heron.research.vector_data import BarArrays
 
 
 class Momentum(BandStrategy):
@@ -61,6 +70,17 @@ class Momentum(BandStrategy):
         self.start_bands(score, entry=self.entry, exit_=self.exit,
                          shorts=self.mode == "long-short", quantity=self.quantity,
                          fraction=self.fraction)
+
+    @classmethod
+    def vector_signals(cls, bars: BarArrays, params: Mapping[str, Any],
+                       indicators: IndicatorCache) -> ThresholdSignals:
+        """The band rules of ``on_bar`` on the same score, for the vectorised path."""
+        from heron.research.signals import Sizing, band_signals
+
+        score = indicators(momentum_score, int(params["lookback"]), int(params["window"]))
+        return band_signals(score, entry=float(params["entry"]), exit_=float(params["exit"]),
+                            shorts=params["mode"] == "long-short",
+                            sizing=Sizing.from_params(params))
 
 
 def momentum_score(close: NDArray[np.float64], lookback: int,

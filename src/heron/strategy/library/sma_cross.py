@@ -10,11 +10,16 @@ Entries are market orders sized as ``fraction`` of free equity at the fill price
 fees included (or a fixed ``quantity`` when given); exits flatten the position with a
 reduce-only market order. One order at a time per instrument: while an order is
 working the strategy waits, so a ``next-open`` fill is never doubled.
+
+``vector_signals`` states the same rules for the vectorised fast path
+(:mod:`heron.research.vector`), on the same ``sma`` values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +28,10 @@ from heron.errors import InvalidConfiguration
 from heron.model.data import Bar
 from heron.strategy.base import EquityFraction, Strategy
 from heron.strategy.params import Param
+
+if TYPE_CHECKING:
+    from heron.research.signals import IndicatorCache, ThresholdSignals
+    from heron.research.vector_data import BarArrays
 
 
 class SmaCross(Strategy):
@@ -67,6 +76,26 @@ class SmaCross(Strategy):
                 self.close_position()
             if qty >= 0 and self.short_ok and side < 0:
                 self.sell(size=self._size())
+
+    @classmethod
+    def vector_signals(cls, bars: BarArrays, params: Mapping[str, Any],
+                       indicators: IndicatorCache) -> ThresholdSignals:
+        """The rules of ``on_bar`` as levels on ``SMA(fast) - SMA(slow)``: long above 0;
+        long-only exits at or below 0 (and before both averages exist); long-short
+        exits a long below 0 and a short above 0 (the smallest float either side of 0
+        makes ``<=``/``>=`` strict), so equal averages keep the position."""
+        from heron.research.signals import Sizing, ThresholdSignals
+
+        fast = indicators(sma, int(params["fast"]))
+        slow = indicators(sma, int(params["slow"]))
+        sizing = Sizing.from_params(params)
+        if params["mode"] == "long-short":
+            tiny = float(np.nextafter(0.0, 1.0))
+            return ThresholdSignals(score=fast, minus=slow, long_entry_above=0.0,
+                                    long_exit_at_or_below=-tiny, short_entry_below=0.0,
+                                    short_exit_at_or_above=tiny, sizing=sizing)
+        return ThresholdSignals(score=fast, minus=slow, long_entry_above=0.0,
+                                long_exit_at_or_below=0.0, exit_on_nan=True, sizing=sizing)
 
     def _size(self) -> Decimal | EquityFraction:
         if self.quantity:
