@@ -6,6 +6,10 @@ which build commands and hand them to the node (risk, execution, venue). Answers
 back as ``on_order``/``on_fill`` calls, never as return values to poll. A bad order
 (off the price grid, no size) is answered with an ``OrderDenied`` event, never an
 exception inside the loop.
+
+A bar strategy whose rules are signals may also declare a ``vector_signals`` classmethod
+(:mod:`heron.research.signals`): sweeps, ``heron optimize`` and walk-forward then run it on
+the vectorised path, which gives the same trades as these hooks (tested per strategy).
 """
 
 from __future__ import annotations
