@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || { $(BIN)/python -m pip --version >/dev/null 2>&1 \
 		|| $(BIN)/python -m ensurepip >/dev/null; \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check uv; }
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,ray]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

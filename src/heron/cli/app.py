@@ -26,6 +26,8 @@ from heron.cli.init import init_command
 from heron.cli.journal import journal_app
 from heron.cli.kill import kill_command
 from heron.cli.live import live_command
+from heron.cli.montecarlo import montecarlo_command
+from heron.cli.optimize import optimize_command
 from heron.cli.order import order_app
 from heron.cli.paper import paper_command
 from heron.cli.reconcile import reconcile_command
@@ -35,6 +37,7 @@ from heron.cli.status import status_command
 from heron.cli.strategies import strategies_app
 from heron.cli.token import token_app
 from heron.cli.trades import trades_command
+from heron.cli.walkforward import walkforward_command
 from heron.errors import EXIT_INTERNAL, HeronError
 from heron.venues.credentials import install_redaction, scrub
 
@@ -68,6 +71,9 @@ app.command("status")(status_command)
 app.add_typer(token_app, name="token")
 app.add_typer(strategies_app, name="strategies")
 app.command("init")(init_command)
+app.command("optimize")(optimize_command)
+app.command("walkforward")(walkforward_command)
+app.command("montecarlo")(montecarlo_command)
 
 
 @app.command("version")

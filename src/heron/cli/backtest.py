@@ -71,6 +71,8 @@ def backtest_command(
              "tick_size": tick_size, "lot_size": lot_size, "kind": kind, "leverage": leverage,
              "volume_share": volume_share, "funding": funding, "json": json, "report": report,
              "journal": _journal_target(journal, db)}
+    if data is not None:  # --data replaces the config's data, one file or several
+        base = msgspec.structs.replace(base, data_files=None)
     merged = msgspec.structs.replace(base, **{k: v for k, v in flags.items() if v is not None})
     params = {**merged.params, **_parse_params(param or [])}
     limits = load_risk(risk) if risk is not None else None  # refused before any work
@@ -79,8 +81,11 @@ def backtest_command(
 
         configure_logging(json=True)
         bind_run(run="backtest", strategy=merged.strategy or "", venue="SIM")
-    if merged.data is None:
+    if merged.data is None and not merged.data_files:
         raise InvalidConfiguration("no data given; pass --data PATH or set data in the config")
+    if merged.data is not None and merged.data_files:
+        raise InvalidConfiguration("the config sets both data and [data_files]; keep one "
+                                   "(data_files for several instruments)")
     for target in (merged.json, merged.report, merged.journal):
         if target is not None and "://" not in target:
             _check_writable(Path(target))
@@ -101,9 +106,10 @@ def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool,
         "leverage": cfg.leverage, "volume_share": cfg.volume_share, "journal": cfg.journal,
         "funding": cfg.funding, "risk": limits, "journal_run_id": run_id,
     }
-    assert cfg.data is not None
+    source: str | dict[str, str] | None = cfg.data_files or cfg.data
+    assert source is not None
     if quiet or not err.is_terminal:
-        return backtest(cfg.data, **kwargs)
+        return backtest(source, **kwargs)
     with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,} bars"),
                   TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task("run", total=None)
@@ -111,7 +117,7 @@ def _run(cfg: BacktestConfig, params: dict[str, Any], quiet: bool,
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return backtest(cfg.data, progress=tick, **kwargs)
+        return backtest(source, progress=tick, **kwargs)
 
 
 def _strategy(cfg: BacktestConfig) -> type[Strategy]:
@@ -150,7 +156,8 @@ def _write_outputs(result: BacktestResult, cfg: BacktestConfig) -> None:
     if cfg.json:
         result.write_json(cfg.json)
     if cfg.report:
-        result.write_report(cfg.report, title=f"{cfg.strategy} on {cfg.symbol or cfg.data}")
+        result.write_report(cfg.report, title=f"{cfg.strategy} on "
+                            f"{cfg.symbol or cfg.data or ', '.join(cfg.data_files or {})}")
 
 
 def _summary(result: BacktestResult, cfg: BacktestConfig) -> None:

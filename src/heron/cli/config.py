@@ -15,6 +15,13 @@ table. Unknown keys are refused (a typo must not silently run with a default)::
     fast = 10
     slow = 50
 
+Several instruments (``pairs``, arbitrage) take a ``[data_files]`` table of symbol ->
+bar file instead of ``data``/``symbol``; the first is the strategy's first instrument::
+
+    [data_files]
+    ETHBTC = "eth_btc_5m.feather"
+    LTCBTC = "ltc_btc_5m.feather"
+
 Relative paths are resolved against the config file's folder.
 """
 
@@ -34,6 +41,7 @@ class BacktestConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     strategy_path: str | None = None
     data: str | None = None
     symbol: str | None = None
+    data_files: dict[str, str] | None = None  # several instruments: symbol -> bar file
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     cash: str | int = "100000"
     fee_bps: str | int = "10"
@@ -51,6 +59,7 @@ class BacktestConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
 
 
 PATH_KEYS = ("data", "json", "report", "journal", "funding", "strategy_path")
+RESEARCH_TABLES = ("optimize", "walkforward")
 
 
 def load_config(path: Path) -> BacktestConfig:
@@ -62,11 +71,16 @@ def load_config(path: Path) -> BacktestConfig:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfiguration(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     section = raw.get("backtest", raw)
+    # the research tables (heron optimize / walkforward) may share the file
+    section = {k: v for k, v in section.items() if k not in RESEARCH_TABLES}
     try:
         config = msgspec.convert(section, BacktestConfig)
     except msgspec.ValidationError as exc:
         raise InvalidConfiguration(f"{path}: {exc}; see docs/backtesting.md for the keys"
                                    ) from None
-    updates = {key: str(path.parent / value) for key in PATH_KEYS
-               if isinstance(value := getattr(config, key), str) and not Path(value).is_absolute()}
+    updates: dict[str, Any] = {
+        key: str(path.parent / value) for key in PATH_KEYS
+        if isinstance(value := getattr(config, key), str) and not Path(value).is_absolute()}
+    if config.data_files is not None:
+        updates["data_files"] = {sym: str(path.parent / f) for sym, f in config.data_files.items()}
     return msgspec.structs.replace(config, **updates)

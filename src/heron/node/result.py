@@ -93,6 +93,14 @@ class BacktestResult:
                 for ts, iid, side, qty, price, fee in self.fills.select(
                     "ts", "instrument", "side", "qty", "price", "fee").iter_rows()
             ],
+            "trades_list": [
+                {"instrument": iid, "direction": d, "entry_ts": t0, "exit_ts": t1,
+                 "net_pnl": _plain(pnl), "return_pct": ret}
+                for iid, d, t0, t1, pnl, ret in self.trades.select(
+                    "instrument", "direction", "entry_ts", "exit_ts", "net_pnl",
+                    "return_pct").iter_rows()
+            ],
+            "equity_daily": _daily_equity(self.equity),
             "rejections": [{"client_order_id": c, "reason": r} for c, r in self.rejections],
             "journal_sha256": self.journal_sha256,
         }
@@ -151,6 +159,23 @@ def _trip_return(trip: RoundTrip, pf: Any) -> float:
     entry = inst.notional_raw(trip.entry_cost, 1)
     scale = 10 ** (pf.money_precision - inst.notional_precision)
     return trip.net / (entry * scale) if entry else 0.0
+
+
+def _daily_equity(equity: pl.DataFrame) -> list[dict[str, Any]]:
+    """The last equity sample of each UTC day, ``{ts, equity}`` (float, like the curve).
+
+    A month of one-minute bars is 45,000 samples; the day closes are what daily
+    statistics (and ``heron montecarlo --method daily``) need, at 0.1% of the size.
+    """
+    if equity.is_empty():
+        return []
+    last = (equity.with_columns((pl.col("ts") // _NS_PER_DAY).alias("day"))
+            .group_by("day", maintain_order=True).agg(pl.col("ts").last(),
+                                                      pl.col("equity").last()))
+    return [{"ts": ts, "equity": value} for ts, value in last.select("ts", "equity").iter_rows()]
+
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 def _plain(value: Decimal) -> str:
