@@ -33,8 +33,8 @@ def optimize_command(
     seed: ro.Seed = None,
     batch: ro.Batch = None,
     storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL (default: sqlite file beside --json/--report or the "
-             "config); postgresql://... for a shared study")] = None,
+        help="Optuna storage URL (default: sqlite file beside --json/--report, else "
+             "in ./out); postgresql://... for a shared study")] = None,
     study: Annotated[str | None, typer.Option(help="study name (default: the config's "
                                                    "file name); the same name resumes")] = None,
     engine: ro.Engine = None,
