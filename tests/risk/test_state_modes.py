@@ -226,6 +226,29 @@ def test_a_stale_feed_degrades_a_paper_node_until_it_is_live_again(
     assert any(isinstance(r, OrderFilled) for r in records[back:])  # trading again
 
 
+
+def _book(state: FeedState, gaps: int = 0) -> FeedHealth:
+    return FeedHealth(ts=1, venue="binance", symbol="BTC/USDT", stream="book", state=state,
+                      last_message_age_ns=0, messages=10, reconnects=0, gaps=gaps,
+                      parse_errors=0, reason="")
+
+
+def test_a_book_waiting_for_its_first_snapshot_is_starting_not_degraded(
+        btc_trades: pl.DataFrame) -> None:
+    engine = _paper("hold", {}, "paper-book-start")
+    _feed(engine, btc_trades.head(100))
+    for state in (FeedState.LIVE, FeedState.RESYNCING, FeedState.LIVE):  # a start
+        engine.feed_health(_book(state))
+    assert transitions(engine.journal.records)[1:] == []
+    engine.feed_health(_book(FeedState.RESYNCING))  # synced once: now a resync degrades
+    engine.feed_health(_book(FeedState.LIVE))
+    fresh = _paper("hold", {}, "paper-book-gap")
+    _feed(fresh, btc_trades.head(100))
+    fresh.feed_health(_book(FeedState.RESYNCING, gaps=1))  # a gap before any sync
+    assert transitions(engine.journal.records)[1:] == [("READY", "DEGRADED", "feed"),
+                                                       ("DEGRADED", "READY", "recovered")]
+    assert transitions(fresh.journal.records)[1:] == [("READY", "DEGRADED", "feed")]
+
 # -- live: the loopback exchange ------------------------------------------------------------------
 KEY, SECRET = "state-key", "state-secret"
 KILL: list[str] = []

@@ -133,6 +133,8 @@ class TriggerMonitor:
         self.streak = 0
         self._errors: deque[int] = deque()
         self._bad_feeds: set[tuple[str, str]] = set()
+        self._syncing: set[tuple[str, str]] = set()  # books waiting for their first sync
+        self._synced: set[tuple[str, str]] = set()   # books that have been synced once
 
     # -- equity ------------------------------------------------------------------------------
     def check_equity(self, ts: int) -> None:
@@ -197,13 +199,24 @@ class TriggerMonitor:
             errors.clear()
 
     def on_feed(self, health: FeedHealth) -> None:
-        """A stale or gapped subscription degrades the run; all live again clears it."""
+        """A stale or gapped subscription degrades the run; all live again clears it.
+
+        A book waiting for its first snapshot (no gap seen, never synced) is starting, not
+        failing: every run would otherwise begin with a DEGRADED transition and deny its
+        first orders. A gap, a resync after the book was once synced, a reconnect and a
+        stream that never delivers anything (stale) still degrade the run."""
         if not self.limits.feed or health.state is FeedState.STOPPED:
             return
         key = (health.symbol, health.stream)
         evidence = {"symbol": health.symbol, "stream": health.stream,
                     "state": health.state.value, "gaps": str(health.gaps),
                     "age_ns": str(health.last_message_age_ns), "why": health.reason}
+        if health.state is FeedState.RESYNCING and not health.gaps and key not in self._synced:
+            self._syncing.add(key)
+            return  # a book's first snapshot on its way: starting up, not degrading
+        if health.state is FeedState.LIVE and key in self._syncing:
+            self._syncing.discard(key)
+            self._synced.add(key)
         if health.state in _BAD_FEED:
             self._bad_feeds.add(key)
             if self.machine.state is not RunState.INIT:
