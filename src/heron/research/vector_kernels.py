@@ -137,6 +137,18 @@ def _act_at(acc: NDArray[np.float64], cash: float, qty: float, close_it: bool, s
 
 
 @numba.njit(cache=True, nogil=True)
+def _drawdown(eq: float, peak: float, max_dd: float, floor_eq: float
+              ) -> tuple[float, float, float]:
+    """One bar's equity into the running peak and deepest drawdown. ``floor_eq`` is the
+    equity below which a bar sets a new deepest drawdown, so most bars cost one compare."""
+    if eq > peak:
+        return eq, max_dd, eq * (1.0 - max_dd)
+    if eq < floor_eq and peak > 0.0:
+        return peak, 1.0 - eq / peak, eq
+    return peak, max_dd, floor_eq
+
+
+@numba.njit(cache=True, nogil=True)
 def run_bool(le: NDArray[np.bool_], lx: NDArray[np.bool_], se: NDArray[np.bool_],
              sx: NDArray[np.bool_], open_t: NDArray[np.int64], close_px: NDArray[np.float64],
              close_t: NDArray[np.int64], market: NDArray[np.float64], acc: NDArray[np.float64],
@@ -161,12 +173,7 @@ def run_bool(le: NDArray[np.bool_], lx: NDArray[np.bool_], se: NDArray[np.bool_]
         elif close_it or side != 0.0:
             cash, qty = _act_at(acc, cash, qty, close_it, side, close_t[j], market, j, trades)
         eq = cash + qty * close_px[j]
-        if eq > peak:
-            peak = eq
-            floor_eq = peak * (1.0 - max_dd)
-        elif eq < floor_eq and peak > 0.0:
-            max_dd = 1.0 - eq / peak
-            floor_eq = eq
+        peak, max_dd, floor_eq = _drawdown(eq, peak, max_dd, floor_eq)
         if record:
             equity[j] = eq
     acc[PEAK], acc[MAX_DD] = peak, max_dd
@@ -208,12 +215,7 @@ def run_levels(score: NDArray[np.float64], minus: NDArray[np.float64],
         elif close_it or side != 0.0:
             cash, qty = _act_at(acc, cash, qty, close_it, side, close_t[j], market, j, trades)
         eq = cash + qty * close_px[j]
-        if eq > peak:
-            peak = eq
-            floor_eq = peak * (1.0 - max_dd)
-        elif eq < floor_eq and peak > 0.0:
-            max_dd = 1.0 - eq / peak
-            floor_eq = eq
+        peak, max_dd, floor_eq = _drawdown(eq, peak, max_dd, floor_eq)
         if record:
             equity[j] = eq
     acc[PEAK], acc[MAX_DD] = peak, max_dd
