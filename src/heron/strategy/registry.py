@@ -44,13 +44,14 @@ from heron.strategy.library.market_maker import MarketMaker
 from heron.strategy.library.mean_reversion import MeanReversion
 from heron.strategy.library.mirror import Mirror
 from heron.strategy.library.momentum import Momentum
+from heron.strategy.library.news_sentiment import NewsSentiment
 from heron.strategy.library.pairs import Pairs
 from heron.strategy.library.sma_cross import SmaCross
 from heron.strategy.plugin_scan import PluginError, module_file, scan_directory, scan_file
 
 BUILTIN: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (SmaCross, Momentum, MeanReversion, Grid, MarketMaker,
-                                      Mirror, Pairs)}
+                                      Mirror, Pairs, NewsSentiment)}
 ENTRY_POINT_GROUP = "heron.strategies"
 PATH_ENV = "HERON_STRATEGY_PATH"
 #: plugin files are imported as ``heron_plugin_<stem>_<hash of the path>`` modules
