@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import polars as pl
 
 from heron.data.bars import BarFrame, bars_from_frame, read_bars
@@ -55,6 +56,8 @@ def backtest(
     progress: Callable[[int, int], None] | None = None,
     risk: RiskConfig | RiskLimits | str | Path | None = None,
     journal_run_id: str | None = None,
+    checkpoints: Sequence[int] = (),
+    at_checkpoint: Callable[[BacktestResult], bool] | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one path/frame, or ``{symbol: path/frame}``).
 
@@ -66,6 +69,10 @@ def backtest(
     docs/risk.md), its :class:`RiskConfig`, or just :class:`RiskLimits`; without it only
     minimum size and notional are checked. ``journal_run_id`` names the run in a journal
     database (``heron serve`` uses its own run id); by default a new id (a file: ``main``).
+    ``checkpoints`` (ascending bar times, ns) pause the run before the first bar at or
+    after each: ``at_checkpoint`` gets the result so far and returns False to stop the
+    run there (that partial result is returned) or True to go on; the pauses change
+    nothing else (optimisation pruning, see docs/research.md).
     """
     limits = (load_risk(risk) if isinstance(risk, (str, Path))
               else RiskConfig(risk) if isinstance(risk, RiskLimits) else risk)
@@ -82,6 +89,12 @@ def backtest(
                             journal_run_id=journal_run_id)
     if limits is not None:
         engine.use_risk_config(limits)
+    for stop_ts in checkpoints:
+        engine.run_until(stop_ts, progress)
+        so_far = build_result(engine, cash_d)
+        if at_checkpoint is not None and not at_checkpoint(so_far):
+            engine.abandon()
+            return so_far
     engine.run(progress)
     return build_result(engine, cash_d)
 
@@ -102,12 +115,17 @@ def replay(
     sample: str = "1m",
     journal: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    fees: Mapping[str, object] | None = None,
+    latency: str | int = 0,
 ) -> BacktestResult:
     """Backtest on replayed catalog data (trades, quotes, L2 book) instead of bars.
 
     ``instruments`` are ``SYMBOL.VENUE`` ids as ``heron data list`` shows them; ``kinds``
     any of trades, quotes, book_deltas, book_snapshots, funding, mark. Fees are the
-    instruments' own unless ``fee_bps`` is given. Equity is sampled every ``sample``.
+    instruments' own unless ``fee_bps`` is given (one rate for all), or ``fees`` gives some
+    instruments theirs in basis points: ``{"BTCUSDT.BINANCE": 10}`` (maker and taker) or
+    ``{"BTCUSDT.BINANCE_USDM": (2, 5)}`` (maker, taker). ``latency`` (``"5ms"``, or ns)
+    delays every order command on its way to matching. Equity is sampled every ``sample``.
     """
     from heron.analytics.bar_builders import interval_ns
     from heron.data.replay import Selection
@@ -119,13 +137,51 @@ def replay(
     selections = [Selection(*_venue_symbol(ref), DataKind.parse(kind))
                   for ref in instruments for kind in kinds]
     cash_d = _money(cash, "cash", positive=True)
-    venue = _venue_config("next-open", fee_bps, slippage_bps, None, leverage)
+    if fees and fee_bps is not None:
+        raise InvalidConfiguration("give fee_bps (one rate for every instrument) or fees (per "
+                                   "instrument), not both")
+    venue = msgspec.structs.replace(_venue_config("next-open", fee_bps, slippage_bps, None,
+                                                  leverage), latency_ns=_latency_ns(latency))
     engine = ReplayEngine(catalog=store, selections=selections,
                           strategies=_strategies(strategy, params), cash=cash_d, venue=venue,
                           start_ns=start_ns, end_ns=end_ns, journal_path=journal,
-                          sample_ns=interval_ns(sample))
+                          sample_ns=interval_ns(sample),
+                          fees=_instrument_fees(fees, [f"{s.symbol}.{s.venue}"
+                                                       for s in selections]))
     engine.run(progress)
     return build_result(engine, cash_d)
+
+
+def _latency_ns(latency: str | int) -> int:
+    from heron.analytics.bar_builders import interval_ns
+
+    if latency in (0, "0"):
+        return 0
+    try:
+        return interval_ns(latency)
+    except InvalidConfiguration:
+        raise InvalidConfiguration(f"latency {latency!r} is not a duration; give e.g. '5ms', "
+                                   "an int of ns, or 0 for none") from None
+
+
+def _instrument_fees(fees: Mapping[str, object] | None, ids: list[str]
+                     ) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per-instrument ``(maker, taker)`` rates from basis points (a number or a pair)."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for iid, given in (fees or {}).items():
+        if iid not in ids:
+            raise InvalidConfiguration(f"fees given for {iid!r}, which is not replayed "
+                                       f"({', '.join(dict.fromkeys(ids))}); use one of those")
+        pair = given if isinstance(given, tuple | list) else (given, given)
+        if len(pair) != 2:
+            raise InvalidConfiguration(f"fees for {iid} must be bps or (maker, taker) bps, "
+                                       f"got {given!r}")
+        maker, taker = (_money(v, f"fees for {iid}") / 10_000 for v in pair)
+        if taker < 0:
+            raise InvalidConfiguration(f"taker fee for {iid} must not be negative (a rebate "
+                                       f"is a negative maker fee), got {taker * 10_000} bps")
+        out[iid] = (maker, taker)
+    return out
 
 
 def _venue_symbol(ref: str) -> tuple[str, str]:

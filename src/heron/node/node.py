@@ -95,7 +95,8 @@ class SimNode:
         self.bus = MessageBus()
         self._observers = self.bus.handlers(RECORDS)
         self.venue = SimVenue(instruments=instruments, portfolio=self.portfolio, ids=self.ids,
-                              clock=self.clock, emit=self.emit, config=venue)
+                              clock=self.clock, emit=self.emit, config=venue,
+                              schedule=self.kernel.schedule)
         self.ctx = StrategyContext(
             instruments=instruments, portfolio=self.portfolio, om=self.om, ids=self.ids,
             clock=self.clock, send=self.send, deny=self.deny, schedule=self.kernel.schedule,

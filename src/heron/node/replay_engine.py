@@ -8,12 +8,17 @@ fill when the book or a trade goes through them). Quotes without depth data beco
 one-level book, so orders fill against the quoted top. Strategies get ``on_trade`` for
 each trade and ``on_quote`` whenever the best bid or ask changes. Equity is sampled on a
 fixed clock (``sample_ns``), marked at the last trade or mid price.
+
+``fees`` gives instruments their own maker and taker rates for the run (the catalog's
+definition often has none, and two venues charge differently); the rest keep the
+catalog's.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,12 +47,17 @@ class ReplayEngine(SimNode):
                  strategies: list[Strategy], cash: Decimal, venue: SimVenueConfig,
                  start_ns: int | None = None, end_ns: int | None = None,
                  journal_path: Any = None, sample_ns: int = 60_000_000_000,
-                 batch_rows: int = 65_536) -> None:
+                 batch_rows: int = 65_536,
+                 fees: Mapping[str, tuple[Decimal, Decimal]] | None = None) -> None:
         self.catalog, self.selections = catalog, list(selections)
         self.start_ns, self.end_ns, self.batch_rows = start_ns, end_ns, batch_rows
+        fees = fees or {}
         instruments: list[Instrument] = []
         for sel in self.selections:
             inst = catalog.instrument(sel.venue, sel.symbol)
+            if inst.id in fees:
+                maker, taker = fees[inst.id]
+                inst = replace(inst, maker_fee=maker, taker_fee=taker)
             if inst not in instruments:
                 instruments.append(inst)
         super().__init__(instruments=instruments, strategies=strategies, cash=cash,
@@ -81,7 +91,8 @@ class ReplayEngine(SimNode):
             strategy.on_start()
         ordered, windows = replay_windows(self.catalog, self.selections, start_ns=self.start_ns,
                                           end_ns=self.end_ns, batch_rows=self.batch_rows)
-        instruments = [self.catalog.instrument(s.venue, s.symbol) for s in ordered]
+        by_id = {inst.id: inst for inst in self.instruments}
+        instruments = [by_id[self.catalog.instrument(s.venue, s.symbol).id] for s in ordered]
         try:
             gc.freeze()
             for window in windows:

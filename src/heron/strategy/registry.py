@@ -39,6 +39,7 @@ from types import ModuleType
 from heron.errors import InvalidConfiguration
 from heron.strategy.base import Strategy
 from heron.strategy.info import StrategyInfo, describe_class
+from heron.strategy.library.cross_venue_arb import CrossVenueArb
 from heron.strategy.library.grid import Grid
 from heron.strategy.library.market_maker import MarketMaker
 from heron.strategy.library.mean_reversion import MeanReversion
@@ -51,7 +52,7 @@ from heron.strategy.plugin_scan import PluginError, module_file, scan_directory,
 
 BUILTIN: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (SmaCross, Momentum, MeanReversion, Grid, MarketMaker,
-                                      Mirror, Pairs, NewsSentiment)}
+                                      Mirror, Pairs, NewsSentiment, CrossVenueArb)}
 ENTRY_POINT_GROUP = "heron.strategies"
 PATH_ENV = "HERON_STRATEGY_PATH"
 #: plugin files are imported as ``heron_plugin_<stem>_<hash of the path>`` modules

@@ -28,6 +28,9 @@ class SimVenueConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     caps what all orders together may fill in one bar at that fraction of the bar's
     volume (``None`` = no cap); the rest stays working (GTC) or is canceled (IOC).
     ``fee_rate`` overrides the instruments' maker and taker fees when set.
+    ``latency_ns`` delays every order command (submit, cancel, amend, cancel-all) on its
+    way to matching: one sent at ``t`` meets the book at ``t + latency_ns``, as a real
+    order does after the network hop (0 = at once; needs the node's kernel to wait).
     """
 
     fill_at: FillAt = FillAt.NEXT_OPEN
@@ -35,3 +38,4 @@ class SimVenueConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     volume_share: Decimal | None = None
     fee_rate: Decimal | None = None
     leverage: Decimal | None = None  # overrides margin_init = 1/leverage for perpetuals
+    latency_ns: int = 0

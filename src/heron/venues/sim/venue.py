@@ -9,6 +9,9 @@ Fills against bars follow :mod:`heron.venues.sim.bar_path`; market orders fill a
 next bar's open or at the current close (:class:`~heron.venues.sim.config.FillAt`).
 Takers pay the taker fee and slippage; an order that was resting when the price came
 to it is a maker. Sizes sized from an equity fraction are fixed at fill time.
+
+With ``latency_ns`` each command waits that long on the node's kernel before the venue
+handles it (an order is accepted and matched on arrival, a cancel may find it filled).
 """
 
 from __future__ import annotations
@@ -51,8 +54,13 @@ class SimVenue:
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
                  ids: IdGenerator, clock: Any, emit: Callable[[Record], None],
-                 config: SimVenueConfig) -> None:
+                 config: SimVenueConfig,
+                 schedule: Callable[[int, Callable[[int], None]], None] | None = None) -> None:
+        if config.latency_ns and schedule is None:
+            raise ValueError("an order latency needs the node's kernel to delay commands; "
+                             "pass schedule")
         self.config = config
+        self._schedule = schedule
         self.instruments = {inst.id: inst for inst in instruments}
         self.portfolio = portfolio
         self.ids = ids
@@ -70,6 +78,28 @@ class SimVenue:
 
     # -- the venue seam ----------------------------------------------------------------------
     def submit(self, cmd: SubmitOrder) -> None:
+        self._arrive(self._submit, cmd)
+
+    def cancel(self, cmd: CancelOrder) -> None:
+        self._arrive(self._cancel, cmd)
+
+    def cancel_all(self, cmd: CancelAllOrders) -> None:
+        self._arrive(self._cancel_all, cmd)
+
+    def amend(self, cmd: AmendOrder) -> None:
+        self._arrive(self._amend, cmd)
+
+    def _arrive(self, handle: Callable[[Any], None], cmd: Record) -> None:
+        """Handle ``cmd`` now, or ``latency_ns`` later (commands keep their order: the
+        kernel runs equal times first in, first out)."""
+        latency = self.config.latency_ns
+        if not latency:
+            handle(cmd)
+            return
+        assert self._schedule is not None
+        self._schedule(self.clock.now() + latency, lambda _ts: handle(cmd))
+
+    def _submit(self, cmd: SubmitOrder) -> None:
         now = self.clock.now()
         inst = self.instruments.get(cmd.instrument_id)
         if inst is None:
@@ -97,7 +127,7 @@ class SimVenue:
         elif self.config.fill_at is FillAt.CLOSE and bar is not None:
             self._arrive_at_close(order, bar)
 
-    def cancel(self, cmd: CancelOrder) -> None:
+    def _cancel(self, cmd: CancelOrder) -> None:
         now = self.clock.now()
         order = self._by_id.get(cmd.client_order_id)
         if order is None:
@@ -107,14 +137,14 @@ class SimVenue:
         self._close(order, OrderCanceled(now, now, order.client_order_id,
                                          order.instrument_id, "canceled by strategy"))
 
-    def cancel_all(self, cmd: CancelAllOrders) -> None:
+    def _cancel_all(self, cmd: CancelAllOrders) -> None:
         for order in list(self.working.get(cmd.instrument_id, ())):
             if order.strategy_id == cmd.strategy_id:
                 now = self.clock.now()
                 self._close(order, OrderCanceled(now, now, order.client_order_id,
                                                  order.instrument_id, "canceled by strategy"))
 
-    def amend(self, cmd: AmendOrder) -> None:
+    def _amend(self, cmd: AmendOrder) -> None:
         now = self.clock.now()
         order = self._by_id.get(cmd.client_order_id)
         reason = _amend_problem(order, cmd)
