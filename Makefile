@@ -3,6 +3,9 @@
 # it every `heron` process would recompile ccxt (seconds of CPU per start).
 # uv is installed *inside* the venv: a system Python may refuse pip installs (PEP 668,
 # Debian's python3) and may not have uv at all.
+# The `ml` extra (PyTorch, for ml_signal's lstm/gru) is installed only from a CPU wheel of
+# torch found in pip's find-links (PIP_FIND_LINKS or `pip config`; uv reads neither): PyPI's
+# Linux torch is the CUDA build, gigabytes. Without one the torch tests skip.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +22,14 @@ $(STAMP): pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || { $(BIN)/python -m pip --version >/dev/null 2>&1 \
 		|| $(BIN)/python -m ensurepip >/dev/null; \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check uv; }
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,ray]'
+	@wheel=$$(tag=$$($(BIN)/python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+		for dir in $${PIP_FIND_LINKS:-} $$($(BIN)/python -m pip config get global.find-links \
+		2>/dev/null); do ls "$${dir#file://}"/torch-*+cpu-$$tag-*_$$(uname -m).whl 2>/dev/null; \
+		done | tail -n 1); \
+	if [ -z "$$wheel" ]; then echo "no CPU torch wheel in pip's find-links: the ml extra \
+		(PyTorch) is left out and its tests skip"; fi; \
+	set -x; $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python \
+		-e ".[dev,ray$${wheel:+,ml}]" $$wheel
 	@touch $(STAMP)
 
 venv: $(STAMP)

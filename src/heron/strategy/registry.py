@@ -44,6 +44,7 @@ from heron.strategy.library.grid import Grid
 from heron.strategy.library.market_maker import MarketMaker
 from heron.strategy.library.mean_reversion import MeanReversion
 from heron.strategy.library.mirror import Mirror
+from heron.strategy.library.ml_signal import MlSignal
 from heron.strategy.library.momentum import Momentum
 from heron.strategy.library.news_sentiment import NewsSentiment
 from heron.strategy.library.pairs import Pairs
@@ -52,7 +53,7 @@ from heron.strategy.plugin_scan import PluginError, module_file, scan_directory,
 
 BUILTIN: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (SmaCross, Momentum, MeanReversion, Grid, MarketMaker,
-                                      Mirror, Pairs, NewsSentiment, CrossVenueArb)}
+                                      Mirror, Pairs, NewsSentiment, CrossVenueArb, MlSignal)}
 ENTRY_POINT_GROUP = "heron.strategies"
 PATH_ENV = "HERON_STRATEGY_PATH"
 #: plugin files are imported as ``heron_plugin_<stem>_<hash of the path>`` modules
