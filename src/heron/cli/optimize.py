@@ -32,12 +32,11 @@ def optimize_command(
     sampler: ro.Sampler = None,
     seed: ro.Seed = None,
     batch: ro.Batch = None,
-    storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL (default: sqlite file beside --json/--report, else "
-             "in ./out); postgresql://... for a shared study")] = None,
-    study: Annotated[str | None, typer.Option(help="study name (default: the config's "
-                                                   "file name); the same name resumes")] = None,
+    storage: ro.Storage = None,
+    study: ro.Study = None,
     engine: ro.Engine = None,
+    pruner: ro.Pruner = None,
+    checkpoints: ro.Checkpoints = None,
     executor: ro.Executor = "local",
     address: ro.Address = None,
     workers: ro.Workers = None,
@@ -51,7 +50,7 @@ def optimize_command(
     settings = ro.settings_from(cfg, config_path=config, trials=trials, objective=objective,
                                 direction=direction, sampler=sampler, seed=seed, batch=batch,
                                 engine=engine, study=study, storage=storage,
-                                outputs=(json, report))
+                                outputs=(json, report), pruner=pruner, checkpoints=checkpoints)
     with executor_for(executor, address, workers) as pool:
         result = optimize(cfg.backtest, settings, pool)
     if json:
@@ -70,8 +69,9 @@ def optimize_command(
 
 def _summary(result: StudyResult) -> None:
     names = [o.name for o in result.objectives]
-    table = Table(title=f"heron optimize: study {result.study} "
-                        f"({len(result.trials)} trials, {result.added} new)")
+    pruned = sum(r.state == "PRUNED" for r in result.trials)
+    table = Table(title=f"heron optimize: study {result.study} ({len(result.trials)} trials, "
+                        f"{result.added} new{f', {pruned} pruned' if pruned else ''})")
     for column in ("trial", "params", *names, "trades"):
         table.add_column(column)
     for row in result.best:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import msgspec
 import typer
 
 from heron.errors import InvalidConfiguration
@@ -32,6 +31,15 @@ Seed = Annotated[int | None, Opt(help="sampler seed (same seed: same results any
 Batch = Annotated[int | None, Opt(help="trials asked per batch (default 8; part of the "
                                       "study's reproducibility, not of the machine)")]
 Engine = Annotated[str | None, Opt(help="auto (vectorised when supported), event or vector")]
+Pruner = Annotated[str | None, Opt(help="none (default), median or successive-halving: stop "
+                                        "unpromising trials at checkpoints")]
+Checkpoints = Annotated[int | None, Opt(help="pruning: judge each trial after each of this "
+                                             "many parts of its window (default 4)")]
+Storage = Annotated[str | None, Opt(
+    help="Optuna storage URL (default: sqlite file beside --json/--report, else in ./out); "
+         "postgresql://... for a shared study")]
+Study = Annotated[str | None, Opt(help="study name (default: the config's file name); the "
+                                       "same name resumes")]
 Executor = Annotated[str, Opt(help="local (process pool), ray or serial")]
 Address = Annotated[str | None, Opt(help="Ray cluster address, e.g. ray://HOST:10001")]
 Workers = Annotated[int | None, Opt(help="worker processes (default: CPU count)")]
@@ -43,7 +51,8 @@ def settings_from(cfg: ResearchConfig, *, config_path: Path, trials: int | None,
                   objective: list[str] | None, direction: list[str] | None,
                   sampler: str | None, seed: int | None, batch: int | None,
                   engine: str | None, study: str | None = None, storage: str | None = None,
-                  outputs: tuple[str | None, ...] = ()) -> StudySettings:
+                  outputs: tuple[str | None, ...] = (), pruner: str | None = None,
+                  checkpoints: int | None = None) -> StudySettings:
     """Study settings from the config's ``[optimize]`` table overlaid with the flags."""
     table = cfg.optimize
     names = objective or ([table.objective] if isinstance(table.objective, str)
@@ -64,11 +73,8 @@ def settings_from(cfg: ResearchConfig, *, config_path: Path, trials: int | None,
         batch=batch if batch is not None else table.batch,
         study=study or table.study or config_path.stem,
         storage=storage or table.storage or f"sqlite:///{folder / 'heron-optuna.sqlite'}",
-        engine=engine or table.engine)
-
-
-def in_memory(settings: StudySettings) -> StudySettings:
-    return msgspec.structs.replace(settings, storage=None)
+        engine=engine or table.engine, pruner=pruner or table.pruner,
+        checkpoints=checkpoints if checkpoints is not None else table.checkpoints)
 
 
 def check_outputs(*paths: str | None) -> None:

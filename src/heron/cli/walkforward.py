@@ -2,7 +2,8 @@
 
 Each fold optimises on its training window and trades the winner on the following test
 window; the stitched test equity and its metrics are the answer (docs/research.md).
-Folds run in parallel through the executor; each fold's study is kept in memory.
+Folds run in parallel through the executor; each fold's study is kept in the study
+storage (as for ``heron optimize``), so an interrupted run resumes the folds it finished.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def walkforward_command(
     seed: ro.Seed = None,
     batch: ro.Batch = None,
     engine: ro.Engine = None,
+    pruner: ro.Pruner = None,
+    checkpoints: ro.Checkpoints = None,
+    storage: ro.Storage = None,
+    study: ro.Study = None,
     executor: ro.Executor = "local",
     address: ro.Address = None,
     workers: ro.Workers = None,
@@ -65,9 +70,10 @@ def walkforward_command(
         anchored=table.anchored if anchored is None else anchored,
         purge_ns=parse_span(purge or table.purge, "--purge"),
         embargo_ns=parse_span(embargo or table.embargo, "--embargo"))
-    settings = ro.in_memory(ro.settings_from(
+    settings = ro.settings_from(
         cfg, config_path=config, trials=trials, objective=objective, direction=direction,
-        sampler=sampler, seed=seed, batch=batch, engine=engine))
+        sampler=sampler, seed=seed, batch=batch, engine=engine, study=study, storage=storage,
+        outputs=(json, report), pruner=pruner, checkpoints=checkpoints)
     with executor_for(executor, address, workers) as pool:
         result = walk_forward(cfg.backtest, settings, windows, pool)
     if json:
@@ -95,6 +101,7 @@ def _summary(result: WalkResult) -> None:
                       _num(r.is_value), _num(r.oos_value), _num(r.oos_metrics.get("return_pct")))
     out.print(table)
     m = result.metrics
+    out.print(f"fold studies: {result.storage or 'in memory'}")
     out.print(f"stitched out-of-sample: return {_num(m.get('return_pct'))} %, sharpe "
               f"{_num(m.get('sharpe'))}, max drawdown {_num(m.get('max_drawdown_pct'))} %, "
               f"trades {m.get('trades')}; degradation ratio {_num(result.degradation)}")

@@ -91,10 +91,11 @@ def backtest(
         engine.use_risk_config(limits)
     for stop_ts in checkpoints:
         engine.run_until(stop_ts, progress)
-        so_far = build_result(engine, cash_d)
-        if at_checkpoint is not None and not at_checkpoint(so_far):
-            engine.abandon()
-            return so_far
+        if at_checkpoint is not None:
+            so_far = build_result(engine, cash_d)
+            if not at_checkpoint(so_far):
+                engine.abandon()
+                return so_far
     engine.run(progress)
     return build_result(engine, cash_d)
 

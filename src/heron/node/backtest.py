@@ -49,44 +49,77 @@ class BacktestEngine(SimNode):
             journal_run_id=journal_run_id)
         self.equity = EquityRecorder(self.portfolio, self.instruments)
         self.bars_processed = 0
+        self._timeline: tuple[memoryview, memoryview, memoryview] | None = None
+        self._position = 0  # bars of the merged timeline done (run_until pauses)
+        self._ended = False
 
     def account_changed(self, ts: int, instrument_id: str) -> None:
         self.equity.record(ts, instrument_id)
 
     def equity_curve(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
-        """``(ts, equity, exposed)``: one sample per distinct bar time."""
-        return self.equity.curve(self.series)
+        """``(ts, equity, exposed)``: one sample per distinct bar time run so far."""
+        ts, equity, exposed = self.equity.curve(self.series)
+        if self._timeline is not None and self._position < len(self._timeline[0]):
+            keep = int(np.searchsorted(ts, self._timeline[0][self._position], side="left"))
+            return ts[:keep], equity[:keep], exposed[:keep]  # a paused run: no later bars
+        return ts, equity, exposed
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> None:
-        self.start_trading()
-        for strategy in self.strategies:
-            strategy.bind(self.ctx)
-            strategy.on_start()
-        ts, slots, index = _timeline(self.series)
+        """Run every bar: start the strategies, feed all the bars, stop them."""
+        self.run_until(None, progress)
+
+    def run_until(self, stop_ts: int | None, progress: Progress | None = None) -> bool:
+        """Feed the bars before ``stop_ts`` (``None``: all); True once every bar is done.
+
+        A second call continues where the first paused, so a caller can look at the run
+        at checkpoints (``build_result`` then covers the bars so far) and go on, or
+        :meth:`abandon` it (optimisation pruning). Pausing changes nothing: the orders,
+        fills and equity are those of one uninterrupted run. The run ends (strategies'
+        ``on_stop``, journal sealed) with its last bar.
+        """
+        if self._timeline is None:
+            self.start_trading()
+            for strategy in self.strategies:
+                strategy.bind(self.ctx)
+                strategy.on_start()
+            self._timeline = _timeline(self.series)
+        ts, slots, index = self._timeline
         total = len(ts)
+        stop = total if stop_ts is None else _first_at(self.series, ts, stop_ts)
         single = len(self.series) == 1
         try:
-            for start in range(0, total, CHUNK):
+            for start in range(self._position, stop, CHUNK):
                 # Orders, fills and round trips are long-lived acyclic objects: without
                 # this, every full collection rescans all of them (about a quarter of the
                 # order path at 1M bars). Frozen objects are still freed by refcount.
                 gc.freeze()
+                end = min(start + CHUNK, stop)
                 if single:
-                    self._loop_single(start, min(start + CHUNK, total))
+                    self._loop_single(start, end)
                 else:
-                    self._loop(ts, slots, index, start, min(start + CHUNK, total))
+                    self._loop(ts, slots, index, start, end)
+                self._position = end
                 if progress is not None:
-                    progress(min(start + CHUNK, total), total)
-            for strategy in self.strategies:
-                strategy.on_stop()
-            self.journal.close()
+                    progress(end, total)
+            if self._position == total and not self._ended:
+                self._ended = True
+                for strategy in self.strategies:
+                    strategy.on_stop()
+                self.journal.close()
         except BaseException:
             self.journal.abort()
             raise
         finally:
             gc.unfreeze()
-        self.bars_processed = total
+        self.bars_processed = self._position
+        return self._position == total
+
+    def abandon(self) -> None:
+        """End a paused run where it is: no more bars, no ``on_stop``, the journal dropped."""
+        if not self._ended:
+            self._ended = True
+            self.journal.abort()
 
     def _loop(self, ts_mv: Any, slot_mv: Any, idx_mv: Any, start: int, stop: int) -> None:
         """Bars ``start..stop`` of the merged timeline (several instruments)."""
@@ -174,6 +207,12 @@ class BacktestEngine(SimNode):
 def _columns(s: BarSeries) -> tuple[memoryview, ...]:
     """Per-bar columns as memoryviews: indexing yields plain ints/floats, no NumPy boxing."""
     return (s.open.data, s.high.data, s.low.data, s.close.data, s.volume.data)
+
+
+def _first_at(series: list[BarSeries], ts: memoryview, stop_ts: int) -> int:
+    """Position of the first bar at or after ``stop_ts`` on the merged timeline."""
+    times = series[0].ts if len(series) == 1 else np.frombuffer(ts, dtype=np.int64)
+    return int(np.searchsorted(times, stop_ts, side="left"))
 
 
 def _timeline(series: list[BarSeries]) -> tuple[memoryview, memoryview, memoryview]:

@@ -9,6 +9,9 @@ keeps it (keyed by path, size and modification time) for the trials that follow.
 of the bars *before* the engine is built, so the strategy's indicators (computed in
 bulk over the series the engine is given) never see a bar outside the window. Each
 window starts flat, with the configured cash, and its indicators warm up inside it.
+A config with ``[data_files]`` (several instruments, e.g. ``pairs``) has *every* file
+cut to the same window, so the second instrument cannot leak future bars either; such
+runs always take the event engine (the fast path models one instrument).
 
 By default the trial runs on the exact event engine (:func:`heron.node.api.backtest`).
 When the vectorised fast path (:mod:`heron.research.vector`) is installed, supports
@@ -37,10 +40,12 @@ from heron.analytics.metrics import PerformanceMetrics
 from heron.cli.config import BacktestConfig
 from heron.data.bars import BarFrame, read_bars
 from heron.errors import InvalidConfiguration
+from heron.research.pruning import Checkpoints, PruneSpec
 from heron.strategy.base import Strategy
 from heron.strategy.registry import strategy_class
 
-__all__ = ["ENGINES", "TrialOutcome", "TrialSpec", "evaluate", "metrics_dict", "resolve_strategy"]
+__all__ = ["ENGINES", "TrialOutcome", "TrialSpec", "check_data", "data_span", "evaluate",
+           "metrics_dict", "resolve_strategy"]
 
 ENGINES = ("auto", "event", "vector")
 Metrics = dict[str, float | int | None]
@@ -55,15 +60,22 @@ class TrialSpec(msgspec.Struct, frozen=True, kw_only=True):
     end_ns: int | None = None
     engine: str = "auto"
     keep_equity: bool = False
+    prune: PruneSpec | None = None  # checkpoints and the pruner's snapshot (optimize)
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """A trial's metrics (float64), bars seen, the engine used and, if asked, its equity."""
+    """A trial's metrics (float64), bars run, the engine used and, if asked, its equity.
+
+    A pruned trial (``pruned_at``: the checkpoint it stopped at) has the metrics of the
+    bars it ran; ``intermediate`` holds the objective at each checkpoint reported.
+    """
 
     metrics: Metrics
     bars: int
     engine: str
+    intermediate: dict[int, float] = field(default_factory=dict)
+    pruned_at: int | None = None
     equity_ts: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     equity: NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
 
@@ -80,9 +92,13 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
         raise InvalidConfiguration(f"unknown engine {spec.engine!r}; use one of: "
                                    f"{', '.join(ENGINES)}")
     cfg = spec.config
-    if cfg.data is None:
-        raise InvalidConfiguration("no data given; set data in the config or pass --data")
+    check_data(cfg)
     cls = resolve_strategy(cfg)
+    if cfg.data_files:
+        if spec.engine == "vector":
+            raise InvalidConfiguration("the vectorised path runs one instrument, not "
+                                       "[data_files]; use engine = \"auto\" or \"event\"")
+        return _run_event(spec, cls)
     vector = _vector_module() if spec.engine != "event" else None
     if vector is None or not vector.supports(cls):
         if spec.engine == "vector":
@@ -101,31 +117,55 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
 
 def _run_event(spec: TrialSpec, cls: type[Strategy]) -> TrialOutcome:
     from heron.node.api import backtest
+    from heron.node.result import BacktestResult
 
     cfg = spec.config
-    assert cfg.data is not None
-    bars = _window(_bars(cfg.data), spec.start_ns, spec.end_ns)
+    bars: BarFrame | dict[str, BarFrame]
+    if cfg.data_files:  # every instrument cut to the same window: no look-ahead on any
+        bars = {sym: _window(_bars(path), spec.start_ns, spec.end_ns)
+                for sym, path in cfg.data_files.items()}
+        main = next(iter(bars.values()))
+    else:
+        assert cfg.data is not None
+        bars = main = _window(_bars(cfg.data), spec.start_ns, spec.end_ns)
+    marks = Checkpoints(spec.prune, main.frame.height) if spec.prune else None
+    main_ts = main.frame["ts"]
+
+    def keep_going(so_far: BacktestResult) -> bool:
+        assert marks is not None
+        return marks.keep_going(metrics_dict(so_far.metrics))
+
     result = backtest(
         bars, strategy=cls, params=spec.params, symbol=cfg.symbol, cash=cfg.cash,
         fee_bps=cfg.fee_bps, slippage_bps=cfg.slippage_bps, fill=cfg.fill,
         tick_size=cfg.tick_size, lot_size=cfg.lot_size, kind=cfg.kind, leverage=cfg.leverage,
-        volume_share=cfg.volume_share, funding=cfg.funding)
+        volume_share=cfg.volume_share, funding=cfg.funding,
+        checkpoints=[int(main_ts[p]) for p in marks.positions] if marks else (),
+        at_checkpoint=keep_going if marks else None)
     ts = result.equity["ts"].to_numpy() if spec.keep_equity else np.empty(0, np.int64)
     eq = result.equity["equity"].to_numpy() if spec.keep_equity else np.empty(0, np.float64)
     return TrialOutcome(metrics=metrics_dict(result.metrics), bars=result.bars, engine="event",
-                        equity_ts=ts.astype(np.int64), equity=eq.astype(np.float64))
+                        equity_ts=ts.astype(np.int64), equity=eq.astype(np.float64),
+                        intermediate=dict(marks.judge.values) if marks else {},
+                        pruned_at=marks.pruned_at if marks else None)
 
 
 def _run_vector(vector: Any, spec: TrialSpec, cls: type[Strategy], costs: Any) -> TrialOutcome:
     cfg = spec.config
     arrays = _vector_bars(vector, str(cfg.data), cfg.symbol).window(spec.start_ns, spec.end_ns)
     params = cls(**spec.params).param_values  # coerced and checked as the engine would
-    run = vector.run_vectorised(arrays, cls, params, costs)
+    marks = Checkpoints(spec.prune, len(arrays)) if spec.prune else None
+    run = vector.run_vectorised(
+        arrays, cls, params, costs, checkpoints=marks.positions if marks else (),
+        at_checkpoint=(lambda so_far: marks.keep_going(metrics_dict(so_far.metrics)))
+        if marks else None)
     keep = spec.keep_equity
     return TrialOutcome(
         metrics=metrics_dict(run.metrics), bars=len(run.ts), engine="vector",
         equity_ts=np.asarray(run.ts if keep else (), np.int64),
-        equity=np.asarray(run.equity if keep else (), np.float64))
+        equity=np.asarray(run.equity if keep else (), np.float64),
+        intermediate=dict(marks.judge.values) if marks else {},
+        pruned_at=marks.pruned_at if marks else None)
 
 
 def metrics_dict(m: PerformanceMetrics) -> Metrics:
@@ -181,12 +221,26 @@ def _window(bars: BarFrame, start_ns: int | None, end_ns: int | None) -> BarFram
     return msgspec.structs.replace(bars, frame=frame)
 
 
+def check_data(config: BacktestConfig) -> None:
+    """Refuse a config without bars, or with both ``data`` and ``[data_files]``."""
+    if config.data is None and not config.data_files:
+        raise InvalidConfiguration("no data given; set data (or [data_files]) in the config "
+                                   "or pass --data")
+    if config.data is not None and config.data_files:
+        raise InvalidConfiguration("the config sets both data and [data_files]; keep one "
+                                   "(data_files for several instruments)")
+
+
 def data_span(config: BacktestConfig) -> tuple[int, int]:
-    """First and last bar time of the config's data (ns), for laying out windows."""
-    if config.data is None:
-        raise InvalidConfiguration("no data given; set data in the config or pass --data")
-    ts = _bars(config.data).frame["ts"]
-    return int(ts[0]), int(ts[-1])
+    """First and last bar time (ns) that *every* data file covers, for laying out windows."""
+    check_data(config)
+    paths = list(config.data_files.values()) if config.data_files else [str(config.data)]
+    spans = [(int(ts[0]), int(ts[-1])) for ts in (_bars(p).frame["ts"] for p in paths)]
+    first, last = max(s[0] for s in spans), min(s[1] for s in spans)
+    if first >= last:
+        raise InvalidConfiguration(f"the data files {', '.join(paths)} share no time range; "
+                                   "give files that overlap in time")
+    return first, last
 
 
 def trial_params(config: BacktestConfig, searched: Mapping[str, Any]) -> dict[str, Any]:

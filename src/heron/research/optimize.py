@@ -18,10 +18,13 @@ A parameter combination the strategy itself refuses (``fast >= slow``), or one w
 objective is undefined (no variance: a run that never traded), is recorded as a
 *failed* trial with the reason, never as a made-up value.
 
-Pruning is not offered: a trial is one backtest on a worker, and stopping it early
-from its intermediate results would need the worker to report into the study while
-it runs, which ask/tell batches through an executor deliberately avoid (they keep
-results independent of where trials ran).
+**Pruning** (``pruner = "median"`` or ``"successive-halving"``; default ``"none"``)
+stops unpromising trials early: each trial's window is run in ``checkpoints`` parts and
+judged after each against the trials finished before its batch, by the real Optuna
+pruner (see :mod:`heron.research.pruning`); a pruned trial's backtest really stops
+there. It is off by default because the start of a window is a noisy guide to the
+whole of it in markets: pruning trades some chance of missing the best parameters
+for speed, and that choice is the user's.
 """
 
 from __future__ import annotations
@@ -38,17 +41,21 @@ from heron.errors import InvalidConfiguration
 from heron.research.evaluate import (
     ENGINES,
     Metrics,
+    TrialOutcome,
     TrialSpec,
+    check_data,
     evaluate,
     resolve_strategy,
     trial_params,
 )
 from heron.research.executors import Executor, SerialExecutor
 from heron.research.objectives import Objective, objective_values
+from heron.research.pruning import check_pruning, make_pruner, prune_spec, record
 from heron.research.space import Dimension, distributions, grid_values, to_params
 from heron.strategy.base import Strategy
 
-__all__ = ["SAMPLERS", "StudyResult", "StudySettings", "TrialRow", "optimize"]
+__all__ = ["SAMPLERS", "StudyResult", "StudySettings", "TrialRow", "optimize", "optimize_once",
+           "prepare_storage"]
 
 SAMPLERS = ("tpe", "random", "grid")
 
@@ -63,8 +70,10 @@ class StudySettings(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 0
     batch: int = 8
     study: str = "heron"
-    storage: str | None = None  # None: in memory (walk-forward folds)
+    storage: str | None = None  # None: in memory
     engine: str = "auto"
+    pruner: str = "none"
+    checkpoints: int = 4  # pruning: the objective is judged after each quarter by default
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class TrialRow:
     state: str
     metrics: Metrics
     note: str = ""
+    intermediate: dict[int, float] = field(default_factory=dict)  # checkpoint -> objective
+    bars: int | None = None  # bars the trial ran (fewer when pruned)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,8 @@ class StudyResult:
 
 def _row_dict(row: TrialRow) -> dict[str, Any]:
     return {"number": row.number, "state": row.state, "params": row.params,
-            "values": row.values, "metrics": row.metrics, "note": row.note}
+            "values": row.values, "metrics": row.metrics, "note": row.note,
+            "intermediate": {str(k): v for k, v in row.intermediate.items()}, "bars": row.bars}
 
 
 def optimize(config: BacktestConfig, settings: StudySettings, executor: Executor | None = None,
@@ -118,8 +130,44 @@ def optimize(config: BacktestConfig, settings: StudySettings, executor: Executor
         raise InvalidConfiguration(f"{cls.name} has no parameter {unknown[0]!r}; its "
                                    f"parameters are: {', '.join(cls.params)}")
     study = _open_study(optuna, settings)
+    return _search(optuna, study, config, cls, settings, executor, start_ns, end_ns)
+
+
+def optimize_once(config: BacktestConfig, settings: StudySettings,
+                  executor: Executor | None = None, *, start_ns: int | None = None,
+                  end_ns: int | None = None) -> StudyResult:
+    """Run the study to ``settings.trials`` trials *once* (walk-forward folds).
+
+    A stored study that an earlier call finished is read back, not run again; one left
+    unfinished (an interrupted run) is deleted and run afresh, so the result is the
+    one an uninterrupted run gives (a resumed sampler would propose differently).
+    """
+    optuna = _optuna()
+    if settings.storage is not None:
+        storage = _storage(optuna, settings.storage)
+        if settings.study in optuna.study.get_all_study_names(storage):
+            study = optuna.load_study(study_name=settings.study, storage=storage)
+            if study.user_attrs.get(_FINISHED):
+                return _result(optuna, study, settings, 0)
+            optuna.delete_study(study_name=settings.study, storage=storage)
+    result = optimize(config, settings, executor, start_ns=start_ns, end_ns=end_ns)
+    if settings.storage is not None:
+        study = optuna.load_study(study_name=settings.study,
+                                  storage=_storage(optuna, settings.storage))
+        study.set_user_attr(_FINISHED, True)
+    return result
+
+
+_FINISHED = "heron_finished"
+
+
+def _search(optuna: Any, study: Any, config: BacktestConfig, cls: type[Strategy],
+            settings: StudySettings, executor: Executor | None, start_ns: int | None,
+            end_ns: int | None) -> StudyResult:
+    """Ask, evaluate and tell ``settings.trials`` more trials in batches."""
     existing = len(study.get_trials(deepcopy=False))
     study.sampler = _sampler(optuna, settings, existing)
+    study.pruner = make_pruner(settings.pruner)  # keeps its records as the workers' judge
     todo = settings.trials
     if settings.sampler == "grid":
         size = 1
@@ -136,6 +184,12 @@ def optimize(config: BacktestConfig, settings: StudySettings, executor: Executor
     return _result(optuna, study, settings, done)
 
 
+def prepare_storage(url: str | None) -> None:
+    """Create the storage's tables now, in this process, before workers open it at once."""
+    if url is not None:
+        _storage(_optuna(), url)
+
+
 def _check(config: BacktestConfig, settings: StudySettings) -> None:
     if settings.trials < 1:
         raise InvalidConfiguration(f"--trials must be at least 1, got {settings.trials}")
@@ -144,11 +198,11 @@ def _check(config: BacktestConfig, settings: StudySettings) -> None:
     if settings.sampler not in SAMPLERS:
         raise InvalidConfiguration(f"unknown sampler {settings.sampler!r}; use one of: "
                                    f"{', '.join(SAMPLERS)}")
+    check_pruning(settings.pruner, settings.checkpoints, len(settings.objectives))
     if settings.engine not in ENGINES:
         raise InvalidConfiguration(f"unknown engine {settings.engine!r}; use one of: "
                                    f"{', '.join(ENGINES)}")
-    if config.data is None:
-        raise InvalidConfiguration("no data given; set data in the config or pass --data")
+    check_data(config)
 
 
 def _optuna() -> Any:
@@ -162,14 +216,7 @@ def _optuna() -> Any:
 def _open_study(optuna: Any, settings: StudySettings) -> Any:
     directions = [o.direction for o in settings.objectives]
     storage = settings.storage
-    if storage is not None and storage.startswith("sqlite:///"):
-        from pathlib import Path
-
-        folder = Path(storage[len("sqlite:///"):]).parent
-        if not folder.is_dir():
-            raise InvalidConfiguration(f"storage folder {folder} does not exist; create it "
-                                       "or pass another --storage")
-    study = optuna.create_study(storage=storage, study_name=settings.study,
+    study = optuna.create_study(storage=_storage(optuna, storage), study_name=settings.study,
                                 directions=directions, load_if_exists=True,
                                 sampler=optuna.samplers.RandomSampler(seed=settings.seed))
     stored = [d.name.lower() for d in study.directions]
@@ -178,6 +225,21 @@ def _open_study(optuna: Any, settings: StudySettings) -> Any:
             f"study {settings.study!r} was created to {', '.join(stored)}, not "
             f"{', '.join(directions)}; pass another --study name or the same objectives")
     return study
+
+
+def _storage(optuna: Any, url: str | None) -> Any:
+    """Optuna's storage for ``url``; SQLite waits for a writer rather than failing at
+    once, since walk-forward folds write one file from several processes."""
+    if url is None or not url.startswith("sqlite"):
+        return url
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        folder = Path(url[len("sqlite:///"):]).parent
+        if not folder.is_dir():
+            raise InvalidConfiguration(f"storage folder {folder} does not exist; create it "
+                                       "or pass another --storage")
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
 
 
 def _sampler(optuna: Any, settings: StudySettings, existing: int) -> Any:
@@ -196,6 +258,8 @@ def _run_batch(optuna: Any, study: Any, asked: Sequence[Any], config: BacktestCo
                cls: type[Strategy], settings: StudySettings, start_ns: int | None,
                end_ns: int | None, executor: Executor) -> None:
     """Evaluate one batch through the executor and tell every result, in trial order."""
+    prune = prune_spec(study, settings.pruner, settings.checkpoints,
+                       settings.objectives[0].metric)  # judged against trials done before
     specs: list[TrialSpec] = []
     refused: dict[int, str] = {}
     for i, trial in enumerate(asked):
@@ -206,21 +270,35 @@ def _run_batch(optuna: Any, study: Any, asked: Sequence[Any], config: BacktestCo
             refused[i] = str(exc)
             continue
         specs.append(TrialSpec(config=config, params=params, start_ns=start_ns, end_ns=end_ns,
-                               engine=settings.engine))
+                               engine=settings.engine, prune=prune))
     outcomes = iter(executor.map(evaluate, specs))
-    for i, trial in enumerate(asked):
-        if i in refused:
+    told = [(trial, None if i in refused else next(outcomes)) for i, trial in enumerate(asked)]
+    for trial, outcome in told:  # every report before any tell: the batch's snapshot holds
+        if outcome is not None and outcome.intermediate:
+            record(trial, outcome.intermediate)
+    for i, (trial, outcome) in enumerate(told):
+        if outcome is None:
             trial.set_user_attr("note", refused[i])
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        metrics = next(outcomes).metrics
-        trial.set_user_attr("metrics", metrics)
-        values = objective_values(metrics, settings.objectives)
-        if values is None:
-            trial.set_user_attr("note", "objective undefined (no variance or no drawdown)")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
-            study.tell(trial, values)
+            _tell(optuna, study, trial, outcome, settings)
+
+
+def _tell(optuna: Any, study: Any, trial: Any, outcome: TrialOutcome,
+          settings: StudySettings) -> None:
+    trial.set_user_attr("metrics", outcome.metrics)
+    trial.set_user_attr("bars", outcome.bars)
+    if outcome.pruned_at is not None:
+        trial.set_user_attr("note", f"pruned at checkpoint {outcome.pruned_at} of "
+                                    f"{settings.checkpoints} ({outcome.bars} bars run)")
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return
+    values = objective_values(outcome.metrics, settings.objectives)
+    if values is None:
+        trial.set_user_attr("note", "objective undefined (no variance or no drawdown)")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    else:
+        study.tell(trial, values)
 
 
 def _result(optuna: Any, study: Any, settings: StudySettings, added: int) -> StudyResult:
@@ -240,7 +318,9 @@ def _row(trial: Any) -> TrialRow:
     return TrialRow(number=trial.number, params=dict(trial.params),
                     values=list(trial.values) if trial.values is not None else None,
                     state=trial.state.name, metrics=trial.user_attrs.get("metrics", {}),
-                    note=trial.user_attrs.get("note", ""))
+                    note=trial.user_attrs.get("note", ""),
+                    intermediate=dict(trial.intermediate_values),
+                    bars=trial.user_attrs.get("bars"))
 
 
 def _importance(optuna: Any, study: Any, complete: Sequence[Any]) -> dict[str, float] | None:

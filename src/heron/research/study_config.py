@@ -15,6 +15,7 @@ walkforward`` can share it::
     objective = "sharpe"     # or a list: ["sharpe", "drawdown"] (multi-objective)
     sampler = "tpe"
     seed = 7
+    pruner = "none"          # or "median", "successive-halving" (checkpoints = 4)
 
     [optimize.space]         # per parameter; {} takes the range the strategy declares
     fast = { low = 5, high = 60, step = 5 }
@@ -67,6 +68,8 @@ class OptimizeTable(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     study: str | None = None
     storage: str | None = None
     engine: str = "auto"
+    pruner: str = "none"
+    checkpoints: int = 4
     space: dict[str, SpaceEntry] = msgspec.field(default_factory=dict)
 
 
@@ -105,8 +108,11 @@ def load_research_config(path: Path) -> ResearchConfig:
         raise InvalidConfiguration(f"{path}: {exc}; see docs/research.md for the keys"
                                    ) from None
     bt = config.backtest
-    updates = {key: str(path.parent / value) for key in PATH_KEYS
-               if isinstance(value := getattr(bt, key), str) and not Path(value).is_absolute()}
+    updates: dict[str, Any] = {
+        key: str(path.parent / value) for key in PATH_KEYS
+        if isinstance(value := getattr(bt, key), str) and not Path(value).is_absolute()}
+    if bt.data_files is not None:  # several instruments (pairs): relative to the file too
+        updates["data_files"] = {sym: str(path.parent / f) for sym, f in bt.data_files.items()}
     return msgspec.structs.replace(config, backtest=msgspec.structs.replace(bt, **updates))
 
 

@@ -28,6 +28,7 @@ _EXTRA_CSS = """
 table.rows { display: block; max-height: 36rem; overflow: auto; }
 table.rows thead th { position: sticky; top: 0; background: #f6f6f6; }
 tr.fail td { color: #999; } tr.best td { font-weight: 600; }
+tr.pruned td { color: #999; font-style: italic; }
 svg text { font: 11px system-ui, sans-serif; fill: #444; }
 """
 _W, _H = 720, 260
@@ -47,8 +48,10 @@ def _page(title: str, body: Sequence[str]) -> str:
 def optimize_page(result: StudyResult, title: str) -> str:
     """The study: best trial(s), parameter importance, every trial."""
     objectives = ", ".join(f"{o.name} ({o.direction})" for o in result.objectives)
+    pruned = sum(r.state == "PRUNED" for r in result.trials)
     body = [f'<p class="note">Study {html.escape(result.study)}: {len(result.trials)} trials '
-            f"({result.added} added by this run); objectives: {html.escape(objectives)}.</p>"]
+            f"({result.added} added by this run{f', {pruned} pruned' if pruned else ''}); "
+            f"objectives: {html.escape(objectives)}.</p>"]
     for row in result.best:
         body += [f"<h2>Best trial #{row.number}</h2>",
                  _metrics_table({**{f"param {k}": v for k, v in row.params.items()},
@@ -81,13 +84,18 @@ def _cells(values: Sequence[Any], tag: str = "td") -> str:
 
 def _trials_table(rows: Sequence[TrialRow], best: set[int], names: list[str]) -> str:
     params = sorted({k for r in rows for k in r.params})
-    head = _cells(["#", "state", *params, *names, "trades", "note"], "th")
+    staged = any(r.intermediate for r in rows)  # pruning: the objective at each checkpoint
+    head = _cells(["#", "state", *params, *names, *(["at checkpoints", "bars"] if staged
+                                                   else []), "trades", "note"], "th")
     body = []
     for r in rows:
         values: list[float | None] = list(r.values) if r.values else [None] * len(names)
-        css = "best" if r.number in best else "fail" if r.state != "COMPLETE" else ""
+        css = ("best" if r.number in best else "pruned" if r.state == "PRUNED"
+               else "fail" if r.state != "COMPLETE" else "")
+        marks = [", ".join(f"{k}: {_format_value(v)}" for k, v in sorted(r.intermediate.items())),
+                 r.bars] if staged else []
         body.append(f'<tr class="{css}">' + _cells(
-            [r.number, r.state, *[r.params.get(p) for p in params], *values,
+            [r.number, r.state, *[r.params.get(p) for p in params], *values, *marks,
              r.metrics.get("trades"), r.note]) + "</tr>")
     return (f'<table class="rows"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")

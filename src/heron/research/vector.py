@@ -34,7 +34,7 @@ naming the option rather than giving a different answer: partial fills
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -179,35 +179,80 @@ def check_costs(costs: Costs) -> None:
 
 
 def run_vectorised(bars: BarArrays, strategy_cls: type[Strategy], params: Mapping[str, Any],
-                   costs: Costs) -> VectorRun:
-    """Backtest ``strategy_cls`` with ``params`` on ``bars``: trips, equity, metrics."""
-    from heron.research import vector_kernels as vk
+                   costs: Costs, *, checkpoints: Sequence[int] = (),
+                   at_checkpoint: Callable[[VectorRun], bool] | None = None) -> VectorRun:
+    """Backtest ``strategy_cls`` with ``params`` on ``bars``: trips, equity, metrics.
 
+    ``checkpoints`` (ascending bar positions) pause the pass before those bars:
+    ``at_checkpoint`` gets the run over the bars so far and returns False to stop there
+    (that partial run is returned) or True to go on. Pausing changes nothing else.
+    """
     _, signals = _signals(bars, strategy_cls, params, IndicatorCache(bars))
     prices = _Prices.of(bars, costs)
     market = _market(costs, signals, prices)
     n = len(bars)
-    equity = np.empty(n, dtype=np.float64)
-    rows = max(1024, n // 16)
-    while True:
-        acc = _account(costs)
-        trades = np.zeros((rows, vk.TRADE_COLUMNS), dtype=np.float64)
-        _simulate(signals, prices, market, acc, equity, trades)
-        if acc[vk.TRADES] <= rows:
+    state = _Pass(signals, prices, market, costs, np.empty(n, dtype=np.float64),
+                  max(1024, n // 16))
+    for cut in checkpoints:
+        if at_checkpoint is None:
             break
-        rows = int(acc[vk.TRADES])  # rare: more trips than the first guess; run again
+        state.advance(min(max(cut, state.done), n))
+        so_far = _collect(bars, costs, state, state.done)
+        if not at_checkpoint(so_far):
+            return so_far
+    state.advance(n)
+    return _collect(bars, costs, state, n)
+
+
+class _Pass:
+    """The kernel's state between pauses: the account, the equity and the trade table."""
+
+    def __init__(self, signals: AnySignals, prices: _Prices, market: NDArray[np.float64],
+                 costs: Costs, equity: NDArray[np.float64], rows: int) -> None:
+        from heron.research import vector_kernels as vk
+
+        self.signals, self.prices, self.market, self.costs = signals, prices, market, costs
+        self.equity = equity
+        self.acc = _account(costs)
+        self.trades = np.zeros((rows, vk.TRADE_COLUMNS), dtype=np.float64)
+        self.done = 0
+
+    def advance(self, stop: int) -> None:
+        """Run bars ``done..stop``; a trade table too small is grown and the pass redone
+        from the first bar (rare; the kernel is deterministic, so nothing else moves)."""
+        from heron.research import vector_kernels as vk
+
+        _simulate(self.signals, self.prices, self.market, self.acc, self.equity, self.trades,
+                  self.done, stop)
+        needed = int(self.acc[vk.TRADES])
+        if needed > len(self.trades):
+            self.acc = _account(self.costs)
+            self.trades = np.zeros((needed, vk.TRADE_COLUMNS), dtype=np.float64)
+            self.done = 0
+            _simulate(self.signals, self.prices, self.market, self.acc, self.equity,
+                      self.trades, 0, stop)
+        self.done = stop
+
+
+def _collect(bars: BarArrays, costs: Costs, state: _Pass, cut: int) -> VectorRun:
+    """The run over bars ``0..cut`` (all of them, or the bars before a checkpoint)."""
+    from heron.research import vector_kernels as vk
+
+    acc = state.acc
     count = int(acc[vk.TRADES])
-    trips = _trips(bars, trades[:count])
+    rows = state.trades[:count]
+    trips = _trips(bars, rows)
     open_from = int(acc[vk.ENTRY_BAR]) if acc[vk.QTY] != 0.0 else None
-    exposed = _exposure(n, trades[:count], open_from)
+    exposed = _exposure(cut, rows, open_from)
+    equity = state.equity[:cut]
     metrics = compute_metrics(
-        ts=bars.ts, equity=equity, trade_pnl=trips.net_pnl,
-        trade_returns=trades[:count, 6] / np.where(trades[:count, 7] > 0, trades[:count, 7], 1.0),
+        ts=bars.ts[:cut], equity=equity, trade_pnl=trips.net_pnl,
+        trade_returns=rows[:, 6] / np.where(rows[:, 7] > 0, rows[:, 7], 1.0),
         exposure=exposed, fees_paid=float(acc[vk.FEES]), turnover=float(acc[vk.TURNOVER]),
         starting_cash=costs.cash)
-    return VectorRun(trades=count, equity=equity, ts=bars.ts, metrics=metrics, trips=trips,
-                     open_trades=int(acc[vk.QTY] != 0.0), final_equity=float(equity[-1]),
-                     fees=float(acc[vk.FEES]))
+    return VectorRun(trades=count, equity=equity, ts=bars.ts[:cut], metrics=metrics,
+                     trips=trips, open_trades=int(acc[vk.QTY] != 0.0),
+                     final_equity=float(equity[-1]), fees=float(acc[vk.FEES]))
 
 
 def sweep(bars: BarArrays, strategy_cls: type[Strategy], grid: Sequence[Mapping[str, Any]],
@@ -229,7 +274,7 @@ def sweep(bars: BarArrays, strategy_cls: type[Strategy], grid: Sequence[Mapping[
         resolved, signals = _signals(bars, strategy_cls, params, cache)
         market = _market(costs, signals, prices)
         acc = _account(costs)
-        _simulate(signals, prices, market, acc, no_equity, no_trades)
+        _simulate(signals, prices, market, acc, no_equity, no_trades, 0, len(bars))
         final = float(acc[vk.CASH] + acc[vk.QTY] * prices.close_px[-1])
         rows.append(SweepRow(
             params=resolved, trades=int(acc[vk.TRADES]), open_trades=int(acc[vk.QTY] != 0.0),
@@ -319,7 +364,7 @@ _EMPTY_F = np.empty(0, dtype=np.float64)
 
 def _simulate(signals: AnySignals, prices: _Prices, market: NDArray[np.float64],
               acc: NDArray[np.float64], equity: NDArray[np.float64],
-              trades: NDArray[np.float64]) -> None:
+              trades: NDArray[np.float64], start: int, stop: int) -> None:
     from heron.research import vector_kernels as vk
 
     n = len(prices.close_t)
@@ -331,7 +376,7 @@ def _simulate(signals: AnySignals, prices: _Prices, market: NDArray[np.float64],
                            else signals.short_entry_below,
                            signals.short_exit_at_or_above, float(signals.exit_on_nan)])
         vk.run_levels(score, minus, levels, prices.open_t, prices.close_px, prices.close_t,
-                      market, acc, equity, trades)
+                      market, acc, equity, trades, start, stop)
         return
     le = _flags(signals.long_entry, n, "long_entry")
     lx = _flags(signals.long_exit, n, "long_exit")
@@ -341,7 +386,7 @@ def _simulate(signals: AnySignals, prices: _Prices, market: NDArray[np.float64],
           if shorts and signals.short_exit is not None
           else np.zeros(n, dtype=np.bool_) if shorts else _EMPTY_B)
     vk.run_bool(le, lx, se, sx, prices.open_t, prices.close_px, prices.close_t, market, acc,
-                equity, trades)
+                equity, trades, start, stop)
 
 
 def _column(values: Any, n: int, name: str) -> NDArray[np.float64]:

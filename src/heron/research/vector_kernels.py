@@ -20,8 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 # Account: the kernels' mutable state in one float64 array (numba-friendly).
+# PEND_CLOSE/PEND_SIDE carry a next-open order decided on the last bar of one call into
+# the next, so a pass can pause at a checkpoint and continue (optimisation pruning).
 CASH, QTY, ENTRY_PX, ENTRY_FEE, ENTRY_BAR, FEES, TURNOVER, TRADES, PEAK, MAX_DD = range(10)
-ACCOUNT_SIZE = 10
+PEND_CLOSE, PEND_SIDE = 10, 11
+ACCOUNT_SIZE = 12
 # Trade record columns (record mode): entry bar, exit bar, direction, qty, entry px, exit px,
 # net pnl (after both fees), entry notional.
 TRADE_COLUMNS = 8
@@ -152,18 +155,19 @@ def _drawdown(eq: float, peak: float, max_dd: float, floor_eq: float
 def run_bool(le: NDArray[np.bool_], lx: NDArray[np.bool_], se: NDArray[np.bool_],
              sx: NDArray[np.bool_], open_t: NDArray[np.int64], close_px: NDArray[np.float64],
              close_t: NDArray[np.int64], market: NDArray[np.float64], acc: NDArray[np.float64],
-             equity: NDArray[np.float64], trades: NDArray[np.float64]) -> None:
-    """Simulate boolean rules (``se``/``sx`` may be length 0: never)."""
+             equity: NDArray[np.float64], trades: NDArray[np.float64], start: int,
+             stop: int) -> None:
+    """Simulate boolean rules (``se``/``sx`` may be length 0: never) on bars start..stop."""
     n = len(close_t)
     shorts = len(se) == n
     next_open = market[M_NEXT_OPEN] != 0.0
     record = len(equity) == n
-    pend_close = False
-    pend_side = 0.0
+    pend_close = acc[PEND_CLOSE] != 0.0
+    pend_side = acc[PEND_SIDE]
     cash, qty = acc[CASH], acc[QTY]
     peak, max_dd = acc[PEAK], acc[MAX_DD]
     floor_eq = peak * (1.0 - max_dd)  # equity below this is a new deepest drawdown
-    for j in range(n):
+    for j in range(start, stop):
         if next_open and (pend_close or pend_side != 0.0):
             cash, qty = _act_at(acc, cash, qty, pend_close, pend_side, open_t[j], market, j,
                                 trades)
@@ -177,6 +181,7 @@ def run_bool(le: NDArray[np.bool_], lx: NDArray[np.bool_], se: NDArray[np.bool_]
         if record:
             equity[j] = eq
     acc[PEAK], acc[MAX_DD] = peak, max_dd
+    acc[PEND_CLOSE], acc[PEND_SIDE] = 1.0 if pend_close else 0.0, pend_side
 
 
 @numba.njit(cache=True, nogil=True)
@@ -184,8 +189,10 @@ def run_levels(score: NDArray[np.float64], minus: NDArray[np.float64],
                levels: NDArray[np.float64], open_t: NDArray[np.int64],
                close_px: NDArray[np.float64], close_t: NDArray[np.int64],
                market: NDArray[np.float64], acc: NDArray[np.float64],
-               equity: NDArray[np.float64], trades: NDArray[np.float64]) -> None:
-    """Simulate level rules on ``score - minus`` (``minus`` length 0: the score alone).
+               equity: NDArray[np.float64], trades: NDArray[np.float64], start: int,
+               stop: int) -> None:
+    """Simulate level rules on ``score - minus`` (``minus`` length 0: the score alone),
+    on bars start..stop.
 
     ``levels``: long entry above, long exit at or below, short entry below (NaN: no
     shorts), short exit at or above, exit on NaN (1.0) or not (0.0).
@@ -197,12 +204,12 @@ def run_levels(score: NDArray[np.float64], minus: NDArray[np.float64],
     nan_exits = levels[4] != 0.0
     next_open = market[M_NEXT_OPEN] != 0.0
     record = len(equity) == n
-    pend_close = False
-    pend_side = 0.0
+    pend_close = acc[PEND_CLOSE] != 0.0
+    pend_side = acc[PEND_SIDE]
     cash, qty = acc[CASH], acc[QTY]
     peak, max_dd = acc[PEAK], acc[MAX_DD]
     floor_eq = peak * (1.0 - max_dd)  # equity below this is a new deepest drawdown
-    for j in range(n):
+    for j in range(start, stop):
         if next_open and (pend_close or pend_side != 0.0):
             cash, qty = _act_at(acc, cash, qty, pend_close, pend_side, open_t[j], market, j,
                                 trades)
@@ -219,6 +226,7 @@ def run_levels(score: NDArray[np.float64], minus: NDArray[np.float64],
         if record:
             equity[j] = eq
     acc[PEAK], acc[MAX_DD] = peak, max_dd
+    acc[PEND_CLOSE], acc[PEND_SIDE] = 1.0 if pend_close else 0.0, pend_side
 
 
 @numba.njit(cache=True, nogil=True)

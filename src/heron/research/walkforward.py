@@ -9,8 +9,19 @@ fold's test starts at least that long after the previous one ended. Out-of-sampl
 windows never overlap (``step >= test``), so each stretch of time is traded once.
 
 Each fold is one item for the executor: the worker optimises on the training window
-only (an in-memory study, the fold's own seed ``seed + k``), then runs the best
-parameters on the test window. Both windows are cut from the bars before the engine
+only (the fold's own study and seed ``seed + k``), then runs the best parameters on the
+test window. With several objectives the fold takes, from the in-sample Pareto front,
+the trial best on the **first** objective (the primary: list it first), and the
+in-sample/out-of-sample figures below are the primary objective's.
+
+**Resuming.** Each fold's study is kept in the study storage (the SQLite file or
+PostgreSQL URL of ``heron optimize``), named ``STUDY-foldK-DIGEST`` where the digest
+covers everything that decides the fold (config, search settings, windows, the data
+files' size and time). Running the same walk-forward again reads back the folds whose
+study finished and runs only the others; a fold interrupted half-way is run afresh.
+Since the out-of-sample run is deterministic, a resumed walk-forward stitches exactly
+the result of an uninterrupted one. Changed settings make new studies, never reuse
+stale ones. Both windows are cut from the bars before the engine
 sees them (see :mod:`heron.research.evaluate`), so a fold's choice depends on nothing
 at or after its test window, and its out-of-sample result on nothing but the test
 window's bars.
@@ -24,6 +35,8 @@ did not (it is meaningless when the in-sample mean is near 0 or negative).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +50,7 @@ from heron.errors import InvalidConfiguration
 from heron.research.evaluate import Metrics, TrialSpec, data_span, evaluate, metrics_dict
 from heron.research.executors import Executor, SerialExecutor
 from heron.research.objectives import objective_values
-from heron.research.optimize import StudySettings, optimize
+from heron.research.optimize import StudySettings, TrialRow, optimize_once, prepare_storage
 from heron.research.space import to_params
 
 __all__ = ["Fold", "FoldResult", "WalkResult", "WalkSettings", "layout", "walk_forward"]
@@ -84,6 +97,7 @@ class FoldResult:
     equity_ts: NDArray[np.int64]
     equity: NDArray[np.float64]
     note: str = ""
+    resumed: bool = False  # its study was read back from the storage, not run again
 
 
 @dataclass(frozen=True)
@@ -94,15 +108,17 @@ class WalkResult:
     metrics: Metrics
     degradation: float | None
     objective: str
+    storage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "objective": self.objective, "metrics": self.metrics,
+            "objective": self.objective, "storage": self.storage, "metrics": self.metrics,
             "degradation_ratio": self.degradation,
             "folds": [{**msgspec.to_builtins(f.fold), "params": f.params,
                        "trials": f.trials, "in_sample": f.is_value,
                        "out_of_sample": f.oos_value, "in_sample_metrics": f.is_metrics,
-                       "out_of_sample_metrics": f.oos_metrics, "note": f.note}
+                       "out_of_sample_metrics": f.oos_metrics, "note": f.note,
+                       "resumed": f.resumed}
                       for f in self.folds],
             "equity": {"ts": self.equity_ts.tolist(), "equity": self.equity.tolist()},
         }
@@ -144,15 +160,10 @@ def layout(first_ts: int, last_ts: int, w: WalkSettings) -> list[Fold]:
 def walk_forward(config: BacktestConfig, study: StudySettings, windows: WalkSettings,
                  executor: Executor | None = None) -> WalkResult:
     """Run every fold through ``executor`` and stitch the out-of-sample results."""
-    if len(study.objectives) != 1:
-        raise InvalidConfiguration("walk-forward picks one best parameter set per fold; "
-                                   "give exactly one --objective")
     first, last = data_span(config)
     folds = layout(first, last, windows)
-    in_memory = msgspec.structs.replace(study, storage=None)
-    specs = [FoldSpec(config=config, study=msgspec.structs.replace(
-        in_memory, seed=study.seed + f.index, study=f"{study.study}-fold{f.index}"), fold=f)
-        for f in folds]
+    prepare_storage(study.storage)  # tables made once, before the workers open the file
+    specs = [_fold_spec(config, study, f) for f in folds]
     results = (executor or SerialExecutor()).map(run_fold, specs)
     ts, equity = stitch(results, float(config.cash))
     headline: Metrics = {}
@@ -161,20 +172,41 @@ def walk_forward(config: BacktestConfig, study: StudySettings, windows: WalkSett
                                                 starting_cash=float(config.cash)))
         headline["trades"] = sum(int(r.oos_metrics.get("trades") or 0) for r in results)
     return WalkResult(folds=results, equity_ts=ts, equity=equity, metrics=headline,
-                      degradation=_degradation(results), objective=study.objectives[0].name)
+                      degradation=_degradation(results), objective=study.objectives[0].name,
+                      storage=study.storage)
+
+
+def _fold_spec(config: BacktestConfig, study: StudySettings, fold: Fold) -> FoldSpec:
+    """Fold ``k``'s work item: seed ``seed + k`` and a study name unique to its inputs."""
+    settings = msgspec.structs.replace(study, seed=study.seed + fold.index)
+    paths = sorted((config.data_files or {}).values()) or [str(config.data)]
+    stamps = [(p, st.st_size, st.st_mtime_ns) for p in paths if (st := _stat(p)) is not None]
+    key = msgspec.json.encode([config, msgspec.structs.replace(settings, storage=None), fold,
+                               stamps])
+    digest = hashlib.sha256(key).hexdigest()[:12]
+    return FoldSpec(config=config, fold=fold, study=msgspec.structs.replace(
+        settings, study=f"{study.study}-fold{fold.index}-{digest}"))
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None  # evaluate names a missing file with the fix
 
 
 def run_fold(spec: FoldSpec) -> FoldResult:
     """Optimise on the fold's training window, then trade the best on its test window."""
     f = spec.fold
-    found = optimize(spec.config, spec.study, SerialExecutor(),
-                     start_ns=f.train_start, end_ns=f.train_end)
+    found = optimize_once(spec.config, spec.study, SerialExecutor(),
+                          start_ns=f.train_start, end_ns=f.train_end)
     empty_ts, empty_eq = np.empty(0, np.int64), np.empty(0, np.float64)
     if not found.best:
         return FoldResult(fold=f, params=None, is_value=None, is_metrics={}, oos_value=None,
                           oos_metrics={}, trials=len(found.trials), equity_ts=empty_ts,
-                          equity=empty_eq, note="no in-sample trial completed")
-    best = found.best[0]
+                          equity=empty_eq, note="no in-sample trial completed",
+                          resumed=found.added == 0)
+    best = min(found.best, key=lambda r: (_rank(r, spec.study), r.number))  # primary objective
     params = {**spec.config.params, **to_params(spec.study.space, best.params)}
     oos = evaluate(TrialSpec(config=spec.config, params=params, start_ns=f.test_start,
                              end_ns=f.test_end, engine=spec.study.engine, keep_equity=True))
@@ -182,7 +214,13 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     return FoldResult(fold=f, params=params, is_value=best.values[0] if best.values else None,
                       is_metrics=best.metrics, oos_value=None if values is None else values[0],
                       oos_metrics=oos.metrics, trials=len(found.trials),
-                      equity_ts=oos.equity_ts, equity=oos.equity)
+                      equity_ts=oos.equity_ts, equity=oos.equity, resumed=found.added == 0)
+
+
+def _rank(row: TrialRow, study: StudySettings) -> float:
+    """Sort key of a Pareto-front trial: its primary (first) objective, best first."""
+    value = row.values[0] if row.values else float("inf")
+    return -value if study.objectives[0].direction == "maximize" else value
 
 
 def stitch(results: list[FoldResult], cash: float) -> tuple[NDArray[np.int64],
