@@ -32,6 +32,7 @@ class FlipOnQuotes(Strategy):
     name = "flip_on_quotes"
 
     def on_start(self) -> None:
+        self.folder = self.run_dir  # the run's own folder: the --state folder
         self.seen = 0
         self.last: Quote | None = None
         self.fills: list[tuple[OrderFilled, Quote]] = []
@@ -64,6 +65,7 @@ def test_with_the_book_stream_market_orders_fill_at_the_live_book(tmp_path: Path
     assert len(fills) >= 2, "expected a few round trips in 8 s of book data"
     strategy = engine.strategies[0]
     assert isinstance(strategy, FlipOnQuotes)
+    assert strategy.folder == state.dir
     assert len(strategy.fills) == len(fills)
     for fill, top in strategy.fills:
         assert fill.liquidity == "taker"

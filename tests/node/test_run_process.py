@@ -55,6 +55,14 @@ def test_the_run_output_and_exit_code_are_recorded(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))   # written atomically: no temporary left
 
 
+def test_the_run_is_told_its_folder(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "r1"
+    proc = _wrapper(run_dir, [sys.executable, "-c",
+                              "import os; print(os.environ['HERON_RUN_DIR'])"])
+    assert proc.wait(timeout=60) == 0
+    assert (run_dir / "stdout.log").read_text() == f"{run_dir.resolve()}\n"
+
+
 def test_sigterm_and_sigint_are_passed_to_the_run(tmp_path: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         run_dir = tmp_path / sig.name

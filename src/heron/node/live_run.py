@@ -224,6 +224,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
     journal = _journal(state)
     engine = build_engine(cfg, client, instruments, journal.location,
                           {i.id: rule for i in instruments}, journal.writer_run_id)
+    engine.ctx.run_dir = state.dir  # the strategy's own files belong with the run
     status = LiveStatus(engine, Decimal(cfg.cash))
     desk = RunDesk(engine, state.dir, kind="live", health=status.health,
                    aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)))

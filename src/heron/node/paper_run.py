@@ -211,6 +211,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
     previous = journal.previous()
     engine = build_engine(cfg, instruments, journal.location,
                           {i.id: rule for i in instruments}, journal.writer_run_id)
+    engine.ctx.run_dir = state.dir  # the strategy's own files belong with the run
     bind_instruments(instruments)
     log = InputLog(state.inputs, instruments)
     status = PaperStatus(engine, Decimal(cfg.cash))

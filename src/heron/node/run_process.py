@@ -83,7 +83,8 @@ def _supervise(command: Command, run_dir: Path, forward: _Forwarder) -> ExitInfo
         try:
             child = subprocess.Popen(command.argv, cwd=command.cwd, stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=err,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                          "HERON_RUN_DIR": str(run_dir.resolve())})
         except OSError as exc:
             err.write(f"error: cannot start the run ({exc}); check the server's Python\n"
                       .encode())

@@ -14,8 +14,10 @@ the vectorised path, which gives the same trades as these hooks (tested per stra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +42,9 @@ from heron.strategy.params import Param, collect_params, resolve_params
 
 Size = Decimal | str | int | FixedPoint
 
+
+#: the environment variable that names the run's folder (:attr:`Strategy.run_dir`)
+RUN_DIR_ENV = "HERON_RUN_DIR"
 
 class EquityFraction:
     """An order size given as a fraction of free equity, fixed when the order fills."""
@@ -134,6 +139,17 @@ class Strategy:
     def now(self) -> int:
         now: int = self.ctx.clock.now()
         return now
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The folder of the run this strategy is part of, where its own files belong
+        (fitted models, caches): ``heron paper|live``'s ``--state`` folder, or the run's
+        folder under ``heron serve`` (its wrapper sets ``HERON_RUN_DIR`` for the run's
+        process, whatever the kind). ``None`` for a plain backtest: it has no folder."""
+        if self.ctx.run_dir is not None:
+            return Path(self.ctx.run_dir)
+        value = os.environ.get(RUN_DIR_ENV)
+        return Path(value) if value else None
 
     def open_orders(self, instrument: str | Instrument | None = None) -> list[Order]:
         iid = self._instrument(instrument).id if instrument is not None else None

@@ -10,6 +10,7 @@ execution and the venue) and reads the portfolio and its orders, never the venue
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from heron.core.ids import IdGenerator
@@ -24,7 +25,8 @@ class StrategyContext:
 
     __slots__ = ("clock", "deny", "ids", "index", "indicators", "instruments", "last_index", "om",
                  "portfolio", "positions",
-                 "protective", "schedule", "send", "series", "slot", "slots", "targets")
+                 "protective", "run_dir", "schedule", "send", "series", "slot", "slots",
+                 "targets")
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
                  om: OrderManager, ids: IdGenerator, clock: Any,
@@ -48,6 +50,7 @@ class StrategyContext:
         self.indicators: list[tuple[Callable[..., Any], tuple[Any, ...], str, list[Any]]] = []
         self.targets: Any = None     # the node's TargetExecutor (orders by intent)
         self.protective: Any = None  # the node's ProtectiveGroups (emulated OCO)
+        self.run_dir: Path | None = None  # paper/live: the --state folder (Strategy.run_dir)
         self.slot = 0
         self.index = -1
         self.last_index = [-1] * len(instruments)

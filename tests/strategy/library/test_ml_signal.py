@@ -208,6 +208,18 @@ def test_ml_signal_without_a_model_dir_writes_nothing(bars: pl.DataFrame, tmp_pa
     assert strategy.folds == 2 and not list(tmp_path.iterdir())
 
 
+def test_ml_signal_puts_a_relative_model_dir_in_the_runs_folder(
+        bars: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run(bars.head(1600), "models")  # a plain backtest has no folder: out/
+    assert [p.name for p in (tmp_path / "out" / "models").iterdir()]
+    monkeypatch.setenv("HERON_RUN_DIR", str(tmp_path / "run7"))  # as heron serve's runs get
+    run(bars.head(1600), "models")
+    (folder,) = (tmp_path / "run7" / "models").iterdir()
+    assert (folder / "manifest.json").is_file() and sorted(tmp_path.iterdir()) == [
+        tmp_path / "out", tmp_path / "run7"]
+
+
 def test_ml_signal_stays_flat_while_no_window_can_train_a_model(bars: pl.DataFrame,
                                                                  tmp_path: Path) -> None:
     # no 10-minute move of 50%: every label is "in between", so no fit and no trade

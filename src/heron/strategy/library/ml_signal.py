@@ -30,8 +30,9 @@ Models (:mod:`.ml_models`): ``logistic`` (default), ``gbm`` and ``forest`` from
 scikit-learn, seeded by ``seed``; ``lstm`` and ``gru`` from PyTorch (the ``ml`` extra, CPU)
 over the last ``sequence`` rows. Each fitted fold is saved under ``model_dir`` with a
 versioned name and a ``manifest.json`` (:mod:`.ml_store`); ``model_dir = ""`` keeps models
-in memory only (parameter sweeps). Strategies are not told their run's output folder, so
-``model_dir`` is a path relative to where heron is started, like ``out/`` for the results.
+in memory only (parameter sweeps). A relative ``model_dir`` lies in the run's folder
+(:attr:`Strategy.run_dir`: paper/live's ``--state``, a ``heron serve`` run's folder), so the
+models stay with the run that fitted them; a plain backtest has no folder and uses ``out/``.
 
 ``predictions`` holds ``p`` for every bar handled (NaN where none): what was decided on.
 """
@@ -42,6 +43,7 @@ import importlib.util
 import math
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,8 +103,8 @@ class MlSignal(Strategy):
     sequence = Param(16, ge=1, le=1000, doc="lstm, gru: bars in each input sequence")
     hidden = Param(16, ge=1, le=1024, doc="lstm, gru: hidden units")
     epochs = Param(20, ge=1, le=10_000, doc="lstm, gru: full-batch training epochs")
-    model_dir = Param("out/models", doc="folder of the versioned model files (relative to "
-                      "where heron is started); empty: do not save")
+    model_dir = Param("models", doc="folder of the versioned model files, relative to the "
+                      "run's folder (a backtest: out/); empty: do not save")
 
     def validate(self) -> None:
         if self.exit >= self.entry:
@@ -228,7 +230,8 @@ class MlSignal(Strategy):
         if self.store is None:
             params = {k: v for k, v in self.param_values.items() if k != "model_dir"}
             self.store = ModelStore.for_run(
-                self.model_dir, strategy_id=self.strategy_id, symbol=self.instrument.symbol,
+                str((self.run_dir or Path("out")) / self.model_dir),
+                strategy_id=self.strategy_id, symbol=self.instrument.symbol,
                 first_ts=self.times[0], params=params, header=self._header(params))
         window = (stamp(self._time_of(index, int(rows[0]))),
                   stamp(self._time_of(index, int(rows[-1]))))
