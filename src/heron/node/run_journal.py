@@ -10,7 +10,12 @@ live run re-journals what the previous process committed -- and the old one must
 whole until the new one holds everything:
 
 * file: the old file is set aside as ``journal.prev.sqlite`` and removed once the new
-  one is complete;
+  one is complete. A restart that finds ``journal.prev.sqlite`` still there was itself cut
+  off before its new journal was complete: the set-aside file is the journal, and the
+  partial one is dropped. A process killed in the middle of a commit leaves a *hot*
+  rollback journal (``journal.sqlite-journal``) that SQLite finds by the database's name;
+  it is rolled back into its own file before that file is moved, or the next file of
+  that name would receive the old file's pages;
 * database: the new journal is written under a scratch run id (``<run id>~rebuild``);
   once complete, one transaction deletes the run's old rows and gives the scratch rows
   its id (:meth:`heron.core.journal.JournalWriter.adopt`). A crash before that commit
@@ -20,10 +25,13 @@ whole until the new one holds everything:
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
-from heron.core.db import display
+from heron.core.db import display, sqlite_path
 from heron.core.journal import JournalWriter, new_run_id
+from heron.errors import JournalError
 
 SCRATCH = "~rebuild"
 
@@ -69,8 +77,14 @@ class RunJournal:
         from heron.core.journal_store import committed_payloads, resume_payloads
 
         if self.db is not None:
+            shared = sqlite_path(self.db)
+            if shared is not None:
+                roll_back_hot_journal(shared)
             return resume_payloads(self.db, self.run_id, self.run_id + SCRATCH)
-        if self.file.exists():
+        roll_back_hot_journal(self.file)
+        if self.prev.exists():  # the last restart never completed: prev is the journal
+            self.file.unlink(missing_ok=True)
+        elif self.file.exists():
             self.file.replace(self.prev)
         return committed_payloads(self.prev) if self.prev.exists() else []
 
@@ -81,6 +95,22 @@ class RunJournal:
         else:
             journal.flush()
             self.prev.unlink(missing_ok=True)
+
+
+def roll_back_hot_journal(path: Path) -> None:
+    """Undo the transaction a killed writer left half-done in the SQLite file ``path``.
+
+    SQLite rolls a hot journal back when a read-write connection first reads the file;
+    heron's readers open journals read-only, and a move would strand the journal, so
+    this is done here, before either."""
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: not a readable journal ({exc}); move it away, or "
+                           "pass another --state") from None
 
 
 def choose_run_id(kind: str, stored: str, given: str | None) -> str:
@@ -98,4 +128,4 @@ def choose_run_id(kind: str, stored: str, given: str | None) -> str:
     return stored or given or new_run_id(kind)
 
 
-__all__ = ["SCRATCH", "RunJournal", "choose_run_id"]
+__all__ = ["SCRATCH", "RunJournal", "choose_run_id", "roll_back_hot_journal"]
