@@ -10,6 +10,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import heron
+from band_trades import heron_trades
 from heron.data.bars import read_bars
 from heron.errors import InvalidConfiguration
 
@@ -50,12 +51,6 @@ def reference_trades(closes: np.ndarray, period: int, width: float, exit_width: 
         elif not side and shorts and close > m + width * s:
             side, opened = "short", i
     return trades
-
-
-def heron_trades(result: heron.BacktestResult) -> list[tuple[str, int, int]]:
-    t = result.trades
-    return list(zip(t["direction"].to_list(), t["entry_bar"].to_list(),
-                    t["exit_bar"].to_list(), strict=True))
 
 
 def test_mean_reversion_long_only_exits_at_the_mean_as_the_reference(

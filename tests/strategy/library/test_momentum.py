@@ -9,6 +9,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import heron
+from band_trades import heron_trades, reference_trades
 from heron.data.bars import read_bars
 from heron.errors import InvalidConfiguration
 from heron.strategy.library.momentum import momentum_score
@@ -31,27 +32,6 @@ def reference_z(closes: np.ndarray, lookback: int, window: int) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         z[window - 1:] = np.where(std > 0, (ret[window - 1:] - mean) / std, np.nan)
     return z
-
-
-def reference_trades(z: np.ndarray, entry: float, exit_: float,
-                     shorts: bool) -> list[tuple[str, int, int]]:
-    """(direction, entry bar, exit bar) of each closed round trip, one decision per bar."""
-    trades, side, opened = [], "", 0
-    for i, value in enumerate(z):
-        if (side == "long" and value <= exit_) or (side == "short" and value >= -exit_):
-            trades.append((side, opened, i))
-            side = ""
-        if not side and value > entry:
-            side, opened = "long", i
-        elif not side and shorts and value < -entry:
-            side, opened = "short", i
-    return trades
-
-
-def heron_trades(result: heron.BacktestResult) -> list[tuple[str, int, int]]:
-    t = result.trades
-    return list(zip(t["direction"].to_list(), t["entry_bar"].to_list(),
-                    t["exit_bar"].to_list(), strict=True))
 
 
 def test_momentum_score_equals_the_reference_z(closes: np.ndarray) -> None:

@@ -20,6 +20,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import heron
+from band_trades import heron_trades, reference_trades
 from heron.data.bars import read_bars
 from heron.errors import InvalidConfiguration
 from heron.strategy.library.headlines import HeadlineFile, parse_time
@@ -61,27 +62,6 @@ def reference_score(bar_times: np.ndarray, half_life: float) -> np.ndarray:
         age_s = (bar_times[seen] - parse_time(row["timestamp"])) / 1e9
         score[seen] += compound * 2.0 ** (-age_s / half_life)
     return score
-
-
-def reference_trades(score: np.ndarray, entry: float, exit_: float,
-                     shorts: bool) -> list[tuple[str, int, int]]:
-    """(direction, entry bar, exit bar) of each closed round trip, one decision per bar."""
-    trades, side, opened = [], "", 0
-    for i, value in enumerate(score):
-        if (side == "long" and value <= exit_) or (side == "short" and value >= -exit_):
-            trades.append((side, opened, i))
-            side = ""
-        if not side and value > entry:
-            side, opened = "long", i
-        elif not side and shorts and value < -entry:
-            side, opened = "short", i
-    return trades
-
-
-def heron_trades(result: heron.BacktestResult) -> list[tuple[str, int, int]]:
-    t = result.trades
-    return list(zip(t["direction"].to_list(), t["entry_bar"].to_list(),
-                    t["exit_bar"].to_list(), strict=True))
 
 
 def run(**params: object) -> heron.BacktestResult:
