@@ -432,13 +432,17 @@ class Heron:
         if samples is not None:
             t0, ccxt, lim, t1, reply, back, task = place
             c1 = st.sent.get("DELETE", 0)
-            samples.add(heron=ccxt - t0 + lim, call=back - t0, queue=task - back,
-                        task=ccxt - task + lim, code=back - t0 + ccxt - task + lim,
+            # the command's task starts inside the strategy's call (eager) or after it,
+            # from the event loop's queue: "call" is up to whichever comes first
+            call, c_call = min(back, task) - t0, min(c_back, st.task) - c0
+            queue, c_queue = max(0, task - back), max(0, st.task - c_back)
+            samples.add(heron=ccxt - t0 + lim, call=call, queue=queue,
+                        task=ccxt - task + lim, code=call + ccxt - task + lim,
                         ccxt=t1 - ccxt - lim, total=t1 - t0,
                         limiter=lim, reply=reply - t0, c_heron=st.ccxt - c0 + st.lim_ns,
-                        c_call=c_back - c0, c_queue=st.task - c_back,
+                        c_call=c_call, c_queue=c_queue,
                         c_task=st.ccxt - st.task + st.lim_ns,
-                        c_code=c_back - c0 + st.ccxt - st.task + st.lim_ns,
+                        c_code=c_call + st.ccxt - st.task + st.lim_ns,
                         c_ccxt=c1 - st.ccxt - st.lim_ns, c_total=c1 - c0,
                         c_reply=c_reply - c0)
 

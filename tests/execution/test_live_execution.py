@@ -140,6 +140,40 @@ def test_limit_order_accepted_amended_in_place_and_canceled(server: ExchangeServ
     assert server.call(lambda: [o for o in server.account.orders.values() if o.is_open]) == []
 
 
+def test_a_command_is_on_the_wire_before_the_strategys_call_returns(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """Commands start eagerly: the request is written inside ``send``, not after the event
+    loop gets round to the command's task (``heron.core.eager``)."""
+    import aiohttp
+
+    written: list[str] = []
+    state: dict[str, Any] = {}
+
+    async def on_sent(_: Any, __: Any, params: Any) -> None:
+        if params.url.path == "/fapi/v1/order":
+            written.append(params.method)
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        exchange = engine.execution.client.exchange  # type: ignore[attr-defined]
+        await exchange.session.close()
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(on_sent)
+        exchange.session = aiohttp.ClientSession(trace_configs=[trace])
+        await exchange.fetch_time()  # a pooled connection, as a running client has
+        cid = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000.10")
+        state["after_submit"] = list(written)
+        await engine.execution.drain()
+        state["accepted"] = engine.om.orders[cid].status
+        engine.send(CancelOrder(0, 0, cid, "idle", engine.instruments[0].id))
+        state["after_cancel"] = list(written)
+
+    engine = live(server, tmp_path, body, streams=False)
+    assert state["after_submit"] == ["POST"]
+    assert state["accepted"] is OrderStatus.ACCEPTED
+    assert state["after_cancel"] == ["POST", "DELETE"]
+    assert all(o.status is OrderStatus.CANCELED for o in engine.om.orders.values())
+
+
 def test_market_order_fills_once_from_stream_and_rest_with_the_venue_fee(
         server: ExchangeServer, tmp_path: Path) -> None:
     state: dict[str, str] = {}

@@ -34,6 +34,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from heron.core.eager import start_eager
 from heron.errors import ResponseLost, VenueRejected, VenueUnavailable
 from heron.execution.order_manager import OrderManager
 from heron.execution.port import Amend, VenueClient
@@ -149,8 +150,15 @@ class LiveExecution:
 
     # -- tasks ---------------------------------------------------------------------------
     def _chain(self, key: str, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` after the previous work on the same order."""
+        """Run ``work`` after the previous work on the same order.
+
+        The task starts eagerly: with nothing before it, its request is built and written
+        before the strategy's call returns, instead of waiting in the event loop's queue
+        behind other news (``heron.core.eager``). What the venue can answer at once (a
+        refusal before sending) reaches the strategy inside its call, as in a backtest."""
         before = self._chains.get(key)
+        if before is not None and before.done():  # finished, its done-callback still due
+            before = None
 
         async def run() -> None:
             if before is not None:
@@ -160,7 +168,7 @@ class LiveExecution:
             except Exception:  # a bug must not kill the run silently, nor stop other orders
                 self.counters["task_errors"] += 1
                 log.exception("live execution: %s failed", key)
-        task = asyncio.get_running_loop().create_task(run())
+        task = start_eager(run())
         self._chains[key] = task
         self._tasks.add(task)
         task.add_done_callback(self._done(key))
