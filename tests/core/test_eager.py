@@ -99,6 +99,34 @@ async def test_results_and_errors_after_suspension_reach_the_coroutine() -> None
 
 
 @in_loop
+async def test_several_eager_tasks_may_wait_on_one_future() -> None:
+    """Two eager steps suspending on the same future before either task has run: the
+    second is not refused ("await wasn't used with future") and both get the result."""
+    shared = asyncio.get_running_loop().create_future()
+
+    async def wait(offset: int) -> int:
+        return await shared + offset
+
+    tasks = [start_eager(wait(i)) for i in range(3)]
+    plain = asyncio.get_running_loop().create_task(wait(10))
+    shared.set_result(100)
+    assert await asyncio.gather(*tasks, plain) == [100, 101, 102, 110]
+
+
+@in_loop
+async def test_a_future_done_before_the_task_runs_still_wakes_it() -> None:
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    async def wait() -> str:
+        return await ready
+
+    task = start_eager(wait())
+    ready.set_result("early")  # before the task's first step
+    assert await task == "early"
+
+
+@in_loop
 async def test_cancel_before_the_task_ever_ran_reaches_the_coroutine() -> None:
     """Cancelled in the window between the eager step and the task's first step: the
     coroutine still gets CancelledError at its await, and its cleanup runs."""

@@ -192,6 +192,32 @@ def test_try_acquire_never_waits_and_never_jumps_the_queue() -> None:
     assert limiter.snapshot().requests == 3
 
 
+def test_acquire_goes_straight_through_only_when_nobody_is_queued() -> None:
+    """The lock-free path of ``acquire`` (it fits now, nobody waits) must not overtake a
+    caller that is still queued, even once the tokens are back before that caller ran."""
+    time = FakeTime()
+    limiter = RateLimiter(small_config(), clock=time, sleep=time.sleep)
+    order: list[str] = []
+
+    async def scene() -> None:
+        await limiter.acquire("read")
+        await limiter.acquire("read")  # 1 token left: the next read (2) must wait
+        assert order == []
+
+        async def take(name: str) -> None:
+            await limiter.acquire("read")
+            order.append(name)
+        first = asyncio.ensure_future(take("queued"))
+        await asyncio.sleep(0)  # it sleeps for its tokens
+        time.ts += NS_PER_S  # the tokens are back, and the queued caller has not run yet
+        second = asyncio.ensure_future(take("late"))
+        await asyncio.gather(first, second)
+
+    asyncio.run(time.run(scene()))
+    assert order == ["queued", "late"]
+    assert limiter.snapshot().requests == 4
+
+
 def test_retry_after_blocks_every_caller_once_in_order() -> None:
     time = FakeTime()
     limiter = binance_limiter(time)

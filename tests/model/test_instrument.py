@@ -245,3 +245,27 @@ def test_instrument_dict_round_trip_any_grid(
 ) -> None:
     inst = make(tick=str(tick), lot=str(lot), multiplier=mult, kind=kind)
     assert Instrument.from_dict(inst.to_dict()) == inst
+
+
+@settings(max_examples=300, deadline=None)
+@given(tick_exp=st.integers(-4, 1), lot_exp=st.integers(-8, 0),
+       tick_digit=st.sampled_from([1, 5]), mult=st.sampled_from(["1", "0.001", "10", "0.5"]),
+       min_qty_units=st.integers(0, 10_000), min_qty_exp=st.integers(-9, 0),
+       min_notional_units=st.integers(0, 10_000), min_notional_exp=st.integers(-3, 2),
+       ticks=st.integers(1, 10**7), lots=st.integers(1, 10**6))
+def test_integer_minimums_decide_exactly_as_the_decimal_ones(
+        tick_exp: int, lot_exp: int, tick_digit: int, mult: str, min_qty_units: int,
+        min_qty_exp: int, min_notional_units: int, min_notional_exp: int, ticks: int,
+        lots: int) -> None:
+    """``min_quantity_raw`` / ``min_notional_raw`` (what the venue check compares on the
+    integer grid) refuse exactly the orders the Decimal minimums refuse, also when a
+    minimum has more decimals than the grid."""
+    inst = Instrument("X", price_increment=Decimal(tick_digit).scaleb(tick_exp),
+                      size_increment=Decimal(1).scaleb(lot_exp), multiplier=Decimal(mult),
+                      min_quantity=Decimal(min_qty_units).scaleb(min_qty_exp),
+                      min_notional=Decimal(min_notional_units).scaleb(min_notional_exp))
+    qty = inst.quantity(lots)
+    assert (lots * inst.lot_raw < inst.min_quantity_raw) == (qty < inst.min_quantity)
+    notional = inst.price(ticks) * qty * inst.multiplier
+    assert (inst.notional_raw(ticks, lots) < inst.min_notional_raw) == (
+        notional < inst.min_notional)

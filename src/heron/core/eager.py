@@ -30,16 +30,19 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _EAGER_NATIVE = sys.version_info >= (3, 12)
+#: the table ``asyncio.current_task()`` reads (C on CPython 3.11), loop -> running task
+_CURRENT: dict[Any, Any] = {} if _EAGER_NATIVE else getattr(asyncio.tasks, "_current_tasks")  # noqa: B009
 
 
 class _FirstStep:
     """What the eager step ended with: a value the coroutine yielded (it is suspended),
     or its result, or its exception."""
 
-    __slots__ = ("done", "error", "value")
+    __slots__ = ("blocking", "done", "error", "value")
 
     def __init__(self) -> None:
         self.done = False
+        self.blocking = False
         self.value: Any = None
         self.error: BaseException | None = None
 
@@ -50,6 +53,14 @@ class _FirstStep:
             self.done, self.value = True, stop.value
         except BaseException as exc:  # handed to the task, as a task would
             self.done, self.error = True, exc
+        else:
+            # A future yielded by ``await`` carries a "blocking" flag that its task clears
+            # at once; until our task takes it over, a second awaiter of the same future
+            # would be refused ("await wasn't used with future"). Clear it now, set it
+            # again when handing the future to the task.
+            if getattr(self.value, "_asyncio_future_blocking", False):
+                self.value._asyncio_future_blocking = False
+                self.blocking = True
 
 
 def _advance(coro: Coroutine[Any, Any, Any], sent: Any, thrown: BaseException | None
@@ -80,6 +91,8 @@ def _resume(coro: Coroutine[Any, Any, T], first: _FirstStep) -> Generator[Any, A
         if first.error is not None:
             raise first.error
         done, value = first.done, first.value
+        if first.blocking:
+            value._asyncio_future_blocking = True
     if done:
         result: T = value
         return result
@@ -118,7 +131,7 @@ def start_eager(coro: Coroutine[Any, Any, T],
     rest.send(None)  # prime: stops at its first yield
     context = contextvars.copy_context()
     task = loop.create_task(rest, context=context)
-    current: dict[Any, Any] = getattr(asyncio.tasks, "_current_tasks")  # noqa: B009 -- what current_task() reads
+    current = _CURRENT
     before = current.get(loop)
     current[loop] = task
     try:

@@ -59,9 +59,9 @@ class JournalWriter:
         self.header = header
         self.seq = 0
         self.records: list[Record] = []
-        #: keep every record in memory (backtests and paper runs read them back); a live
-        #: run turns it off: its memory would grow with every order, and so would the
-        #: garbage collector's full passes
+        #: keep every record in memory (backtests, paper and live runs read them back:
+        #: results, restarts, tests); ``False`` stops it, for a run whose memory must
+        #: not grow with every order (nothing in heron turns it off yet)
         self.keep = keep
         self._writer: ThreadPoolExecutor | None = None  # one worker: batches stay in order
         self._hasher = hashlib.sha256()

@@ -159,19 +159,20 @@ class LiveExecution:
         before = self._chains.get(key)
         if before is not None and before.done():  # finished, its done-callback still due
             before = None
-
-        async def run() -> None:
-            if before is not None:
-                await asyncio.gather(before, return_exceptions=True)
-            try:
-                await work
-            except Exception:  # a bug must not kill the run silently, nor stop other orders
-                self.counters["task_errors"] += 1
-                log.exception("live execution: %s failed", key)
-        task = start_eager(run())
+        task = start_eager(self._after(before, key, work))
         self._chains[key] = task
         self._tasks.add(task)
         task.add_done_callback(self._done(key))
+
+    async def _after(self, before: asyncio.Task[None] | None, key: str,
+                     work: Coroutine[Any, Any, None]) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
+        try:
+            await work
+        except Exception:  # a bug must not kill the run silently, nor stop other orders
+            self.counters["task_errors"] += 1
+            log.exception("live execution: %s failed", key)
 
     def _done(self, key: str) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:

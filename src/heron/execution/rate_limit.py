@@ -276,6 +276,7 @@ class RateLimiter:
         self._orders = tuple(TokenBucket(limit, now) for limit in config.orders)
         self._by_name = {b.limit.name: b for b in (self._weight, *self._orders)}
         self._queue = asyncio.Lock()
+        self._queued = 0  # callers inside acquire's slow path (holding or awaiting the lock)
         self._blocked_until = now
         self._level = 0
         self._counters = RateLimitCounters()
@@ -356,12 +357,19 @@ class RateLimiter:
         """Wait until the request may go, spend its cost, return the nanoseconds waited."""
         units = self._units(self.cost_of(endpoint_or_cost))
         start = self._clock.now()
-        async with self._queue:
-            now = self._clock.now()
-            while (wait := self._wait_ns(units, now)) > 0:
-                await self._sleep(wait)
+        if not self._queued and self._wait_ns(units, start) <= 0:
+            self._take(units, start)  # nobody queued, and it fits now: no lock to take
+            return 0
+        self._queued += 1
+        try:
+            async with self._queue:
                 now = self._clock.now()
-            self._take(units, now)  # at the time the wait was judged: one refill, not two
+                while (wait := self._wait_ns(units, now)) > 0:
+                    await self._sleep(wait)
+                    now = self._clock.now()
+                self._take(units, now)  # at the time the wait was judged: one refill
+        finally:
+            self._queued -= 1
         if now > start:
             self._counters.waits += 1
             self._counters.wait_ns += now - start
@@ -371,7 +379,7 @@ class RateLimiter:
         """Spend the cost if it can go *now* without jumping the queue; never waits."""
         units = self._units(self.cost_of(endpoint_or_cost))
         now = self._clock.now()
-        if self._queue.locked() or self._wait_ns(units, now) > 0:
+        if self._queued or self._wait_ns(units, now) > 0:
             return False
         self._take(units, now)
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from heron.model.fixed import EXACT, decimals_of, to_decimal
@@ -59,6 +59,10 @@ class Instrument:
     lot_raw: int = field(init=False)
     unit_raw: int = field(init=False)  # tick_raw * lot_raw * multiplier, scaled to an int
     notional_precision: int = field(init=False)  # decimals of ticks * lots * multiplier
+    #: the minimums on the integer grids, rounded up (exact: an order is below a minimum
+    #: exactly when its raw value is below these): ``lots * lot_raw`` and ``notional_raw``
+    min_quantity_raw: int = field(init=False)
+    min_notional_raw: int = field(init=False)
 
     def __post_init__(self) -> None:
         for name in ("price_increment", "size_increment", "min_quantity", "min_notional",
@@ -80,6 +84,10 @@ class Instrument:
         mult = int(self.multiplier.scaleb(decimals_of(self.multiplier), EXACT))
         object.__setattr__(self, "unit_raw", self.tick_raw * self.lot_raw * mult)
         object.__setattr__(self, "notional_precision", pp + sp + decimals_of(self.multiplier))
+        object.__setattr__(self, "min_quantity_raw",
+                           _ceil(self.min_quantity.scaleb(sp, EXACT)))
+        object.__setattr__(self, "min_notional_raw",
+                           _ceil(self.min_notional.scaleb(self.notional_precision, EXACT)))
 
     @property
     def is_perpetual(self) -> bool:
@@ -132,3 +140,9 @@ class Instrument:
             if key not in ("symbol", "venue", "kind", "quote_currency"):
                 fields[key] = Decimal(value)
         return cls(**fields)
+
+
+def _ceil(value: Decimal) -> int:
+    """The smallest integer not below ``value`` (a minimum on an integer grid)."""
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+

@@ -165,13 +165,13 @@ class CcxtClient:
                     + (f": {why}" if why else ""))
         if cmd.quantity <= 0:
             return "quantity must be positive"
-        if inst.min_quantity and inst.quantity(cmd.quantity) < inst.min_quantity:
+        if cmd.quantity * inst.lot_raw < inst.min_quantity_raw:  # integers: exact, cheap
             return f"quantity {inst.quantity(cmd.quantity)} is below {inst.min_quantity}"
         price = cmd.price if cmd.price is not None else cmd.trigger_price
-        if price is not None and inst.min_notional and cmd.order_type is not OrderType.MARKET:
+        if (price is not None and cmd.order_type is not OrderType.MARKET
+                and inst.notional_raw(price, cmd.quantity) < inst.min_notional_raw):
             notional = inst.price(price) * inst.quantity(cmd.quantity) * inst.multiplier
-            if notional < inst.min_notional:
-                return f"notional {notional} is below the minimum {inst.min_notional}"
+            return f"notional {notional} is below the minimum {inst.min_notional}"
         try:  # the dialect's own refusals (Hyperliquid's 5 significant figures ...)
             args = self.dialect.order_args(cmd, inst, self._market_of[inst.id]["symbol"],
                                            self.venue_client_id(cmd.client_order_id))
