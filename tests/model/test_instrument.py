@@ -269,3 +269,19 @@ def test_integer_minimums_decide_exactly_as_the_decimal_ones(
     notional = inst.price(ticks) * qty * inst.multiplier
     assert (inst.notional_raw(ticks, lots) < inst.min_notional_raw) == (
         notional < inst.min_notional)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tick_exp=st.integers(-8, 2), lot_exp=st.integers(-8, 2),
+       tick_digit=st.sampled_from([1, 5, 25]), ticks=st.integers(-10**9, 10**12),
+       lots=st.integers(0, 10**12))
+def test_request_text_is_the_decimal_written_out(tick_exp: int, lot_exp: int,
+                                                 tick_digit: int, ticks: int,
+                                                 lots: int) -> None:
+    """``price_text``/``quantity_text`` (built from the integers for venue requests) are
+    exactly ``format(Decimal, "f")`` of the price and quantity: never an exponent."""
+    inst = Instrument("X", price_increment=Decimal(tick_digit).scaleb(tick_exp),
+                      size_increment=Decimal(1).scaleb(lot_exp))
+    assert inst.price_text(ticks) == format(inst.price(ticks), "f")
+    assert inst.quantity_text(lots) == format(inst.quantity(lots), "f")
+    assert "E" not in inst.price_text(ticks) + inst.quantity_text(lots)

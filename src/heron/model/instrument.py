@@ -116,6 +116,15 @@ class Instrument:
     def quantity(self, lots: int) -> Decimal:
         return Decimal(lots * self.lot_raw).scaleb(-self.size_precision, EXACT)
 
+    def price_text(self, ticks: int) -> str:
+        """``format(self.price(ticks), "f")`` straight from the integers: the text a venue
+        request carries, without building a Decimal on the order path."""
+        return _fixed_text(ticks * self.tick_raw, self.price_precision)
+
+    def quantity_text(self, lots: int) -> str:
+        """``format(self.quantity(lots), "f")``, as :meth:`price_text`."""
+        return _fixed_text(lots * self.lot_raw, self.size_precision)
+
     def notional_raw(self, ticks: int, lots: int) -> int:
         """``price * quantity * multiplier`` as an integer at :attr:`notional_precision`."""
         return ticks * lots * self.unit_raw
@@ -145,4 +154,12 @@ class Instrument:
 def _ceil(value: Decimal) -> int:
     """The smallest integer not below ``value`` (a minimum on an integer grid)."""
     return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _fixed_text(raw: int, places: int) -> str:
+    """``raw / 10**places`` written out with exactly ``places`` decimals."""
+    if places == 0:
+        return str(raw)
+    digits = str(abs(raw)).rjust(places + 1, "0")
+    return f"{'-' if raw < 0 else ''}{digits[:-places]}.{digits[-places:]}"
 

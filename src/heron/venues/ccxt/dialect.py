@@ -44,6 +44,9 @@ from heron.venues.errors import Refusal
 _STATUS = {"open": VenueOrderStatus.OPEN, "closed": VenueOrderStatus.FILLED,
            "canceled": VenueOrderStatus.CANCELED, "cancelled": VenueOrderStatus.CANCELED,
            "expired": VenueOrderStatus.EXPIRED, "rejected": VenueOrderStatus.REJECTED}
+#: ccxt's order type for each of heron's (a stop is a market or limit with a trigger)
+_KIND = {OrderType.MARKET: "market", OrderType.LIMIT: "limit", OrderType.STOP: "market",
+         OrderType.STOP_LIMIT: "limit"}
 _TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK,
         "PO": TimeInForce.GTC, "GTX": TimeInForce.GTC}
 
@@ -107,18 +110,17 @@ class CcxtDialect:
                    client_id: str) -> OrderArgs:
         """``create_order`` arguments for ``cmd``: ccxt's unified params."""
         params: dict[str, Any] = {"clientOrderId": client_id}
-        kind = {OrderType.MARKET: "market", OrderType.LIMIT: "limit",
-                OrderType.STOP: "market", OrderType.STOP_LIMIT: "limit"}[cmd.order_type]
+        kind = _KIND[cmd.order_type]
         if cmd.trigger_price is not None:
-            params["triggerPrice"] = _text(inst.price(cmd.trigger_price))
+            params["triggerPrice"] = inst.price_text(cmd.trigger_price)
         if cmd.post_only:
             params["postOnly"] = True
         if cmd.reduce_only:
             params["reduceOnly"] = True
         if cmd.time_in_force is not TimeInForce.GTC and kind == "limit":
             params["timeInForce"] = cmd.time_in_force.value.upper()
-        price = _text(inst.price(cmd.price)) if cmd.price is not None else None
-        return OrderArgs(symbol, kind, cmd.side.value, _text(inst.quantity(cmd.quantity)),
+        price = inst.price_text(cmd.price) if cmd.price is not None else None
+        return OrderArgs(symbol, kind, cmd.side.value, inst.quantity_text(cmd.quantity),
                          price, params)
 
     def fetch_params(self, client_id: str) -> dict[str, Any]:
@@ -241,11 +243,6 @@ class CcxtDialect:
         tag = f" ({code})" if code else ""
         return VenueRejected(f"{self.venue} refused {what}{tag}: {detail}; {kind.fix}",
                              venue=self.venue, code=code, kind=kind.value)
-
-
-def _text(value: Decimal) -> str:
-    """A decimal as plain text, never in exponent form (``1E-8`` is refused by venues)."""
-    return format(value, "f")
 
 
 def _ns(ms: object) -> int:
