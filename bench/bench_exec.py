@@ -46,7 +46,11 @@ would measure the budget, not the code.
    ccxt = ``t1 - t_ccxt`` - limiter (ccxt builds and signs the request, aiohttp takes a
    pooled connection and serialises it); total = ``t1 - t0``. ``reply`` is ``t0`` to the
    strategy's ``on_order`` seeing the order accepted (canceled): it includes the
-   emulator. 200 warm-up cycles are not counted.
+   emulator. 200 warm-up cycles are not counted. heron's part is also split at the
+   command's task taking its first step (``_submit``/``_cancel`` entered): commands
+   start eagerly (``heron.core.eager``), so that step runs inside the strategy's call
+   and part 2 (the task waiting on the event loop after the call returned) is zero
+   unless a command had to wait for an earlier one on the same order.
 
 2. **Throughput**: ``K`` workers (``--concurrency``), each cycling place → accepted →
    cancel → canceled, ``--throughput-orders`` placements in all per K: orders/s (and
@@ -193,8 +197,9 @@ def stamp_calls(exchange: Any, stamps: Stamps, names: Sequence[str]) -> None:
 
 def stamp_tasks(execution: Any, stamps: Stamps, names: Sequence[str]) -> None:
     """Stamp when the task of a command (``_submit``, ``_cancel``) takes its first step:
-    from the strategy's call returning until then, the order waits on the event loop's
-    ready queue behind whatever else is due (stream messages, other orders' replies)."""
+    inside the strategy's call when it starts eagerly; a task that only starts after
+    the call returned waited on the event loop's ready queue behind whatever else was
+    due (stream messages, other orders' replies)."""
     for name in names:
         original = getattr(execution, name)
 
@@ -628,7 +633,7 @@ LAT_HEADERS = ["client", "decision", "request", "part", "p50 µs", "p90 µs", "p
 def latency_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     parts = [("place", "heron", "heron"),
-             ("place", "call", "1. the strategy's call (risk, order manager, journal)"),
+             ("place", "call", "1. the strategy's call to the order's task (risk, OM, journal)"),
              ("place", "queue", "2. the order's task waits on the event loop"),
              ("place", "task", "3. the task, to ccxt (rate limiter included)"),
              ("place", "limiter", "of which rate limiter"),
@@ -636,7 +641,7 @@ def latency_rows(results: list[dict[str, Any]]) -> list[list[str]]:
              ("place", "ccxt", "ccxt + aiohttp"),
              ("place", "total", "total → bytes"), ("place", "reply", "reply (round trip)"),
              ("cancel", "c_heron", "heron"),
-             ("cancel", "c_call", "1. the strategy's call (risk, order manager, journal)"),
+             ("cancel", "c_call", "1. the strategy's call to the order's task (risk, OM, journal)"),
              ("cancel", "c_queue", "2. the order's task waits on the event loop"),
              ("cancel", "c_task", "3. the task, to ccxt (rate limiter included)"),
              ("cancel", "c_code", "heron's own code (1 + 3)"),
