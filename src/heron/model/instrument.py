@@ -162,4 +162,3 @@ def _fixed_text(raw: int, places: int) -> str:
         return str(raw)
     digits = str(abs(raw)).rjust(places + 1, "0")
     return f"{'-' if raw < 0 else ''}{digits[:-places]}.{digits[-places:]}"
-

@@ -43,7 +43,7 @@ from heron.model.account import VenueBalance, VenueFill, VenueOrder, VenuePositi
 from heron.model.events import SubmitOrder
 from heron.model.instrument import Instrument
 from heron.model.orders import OrderType
-from heron.venues.ccxt.dialect import CcxtDialect, OrderArgs
+from heron.venues.ccxt.dialect import CCXT_ORDER_TYPE, CcxtDialect, OrderArgs
 from heron.venues.credentials import Credentials
 
 log = logging.getLogger(__name__)
@@ -215,16 +215,16 @@ class CcxtClient:
     async def amend(self, amend: Amend) -> VenueOrder:
         inst = amend.instrument
         symbol = self._market_of[inst.id]["symbol"]
-        kind = "market" if amend.order_type in (OrderType.MARKET, OrderType.STOP) else "limit"
-        price = None if amend.price is None else format(inst.price(amend.price), "f")
+        kind = CCXT_ORDER_TYPE[amend.order_type]
+        price = None if amend.price is None else inst.price_text(amend.price)
         params: dict[str, Any] = {}
         if amend.trigger_price is not None:
-            params["triggerPrice"] = format(inst.price(amend.trigger_price), "f")
+            params["triggerPrice"] = inst.price_text(amend.trigger_price)
         order = await self._write(
             f"amend of {amend.venue_order_id}",
             lambda: self.exchange.edit_order(amend.venue_order_id, symbol, kind,
                                              amend.side.value,
-                                             format(inst.quantity(amend.quantity), "f"),
+                                             inst.quantity_text(amend.quantity),
                                              price, params))
         return self.dialect.parse_order(order, inst)
 

@@ -45,8 +45,8 @@ _STATUS = {"open": VenueOrderStatus.OPEN, "closed": VenueOrderStatus.FILLED,
            "canceled": VenueOrderStatus.CANCELED, "cancelled": VenueOrderStatus.CANCELED,
            "expired": VenueOrderStatus.EXPIRED, "rejected": VenueOrderStatus.REJECTED}
 #: ccxt's order type for each of heron's (a stop is a market or limit with a trigger)
-_KIND = {OrderType.MARKET: "market", OrderType.LIMIT: "limit", OrderType.STOP: "market",
-         OrderType.STOP_LIMIT: "limit"}
+CCXT_ORDER_TYPE = {OrderType.MARKET: "market", OrderType.LIMIT: "limit",
+                   OrderType.STOP: "market", OrderType.STOP_LIMIT: "limit"}
 _TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK,
         "PO": TimeInForce.GTC, "GTX": TimeInForce.GTC}
 
@@ -110,7 +110,7 @@ class CcxtDialect:
                    client_id: str) -> OrderArgs:
         """``create_order`` arguments for ``cmd``: ccxt's unified params."""
         params: dict[str, Any] = {"clientOrderId": client_id}
-        kind = _KIND[cmd.order_type]
+        kind = CCXT_ORDER_TYPE[cmd.order_type]
         if cmd.trigger_price is not None:
             params["triggerPrice"] = inst.price_text(cmd.trigger_price)
         if cmd.post_only:
@@ -280,4 +280,4 @@ def dialect_for(venue: str) -> CcxtDialect:
     return cls()
 
 
-__all__ = ["DIALECTS", "CcxtDialect", "OrderArgs", "dialect_for", "exact"]
+__all__ = ["CCXT_ORDER_TYPE", "DIALECTS", "CcxtDialect", "OrderArgs", "dialect_for", "exact"]
