@@ -109,6 +109,22 @@ def test_cost_above_burst_is_refused_not_waited_forever() -> None:
         limiter.try_acquire("nope")
 
 
+def test_an_endpoint_in_the_table_that_can_never_fit_is_refused_when_used() -> None:
+    time = FakeTime()
+    config = LimiterConfig(
+        venue="test", weight=small_config().weight, orders=small_config().orders,
+        costs={"heavy": EndpointCost(Fraction(6)), "batch": EndpointCost(Fraction(1), 3),
+               "order": EndpointCost(Fraction(1), 1)})
+    limiter = RateLimiter(config, clock=time, sleep=time.sleep)  # building it is fine
+    with pytest.raises(InvalidConfiguration, match="costing 6 can never pass rate limit 'weight'"):
+        limiter.try_acquire("heavy")
+    with pytest.raises(InvalidConfiguration, match="costing 3 can never pass rate limit 'orders'"):
+        limiter.try_acquire("batch")
+    assert limiter.try_acquire("order")
+    assert limiter.tokens("weight") == 4 and limiter.tokens("orders") == 1
+    assert limiter.snapshot().requests == 1  # the refused ones spent nothing
+
+
 def test_ccxt_defaults_are_read_from_the_exchange_object() -> None:
     exchange = ccxt.binanceusdm()
     config = limiter_config_from_ccxt(exchange)

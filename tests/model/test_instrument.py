@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -285,3 +286,36 @@ def test_request_text_is_the_decimal_written_out(tick_exp: int, lot_exp: int,
     assert inst.price_text(ticks) == format(inst.price(ticks), "f")
     assert inst.quantity_text(lots) == format(inst.quantity(lots), "f")
     assert "E" not in inst.price_text(ticks) + inst.quantity_text(lots)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tick_exp=st.integers(-8, 2), tick_digit=st.sampled_from([1, 5, 25]),
+       digits=st.integers(-10**15, 10**15), exponent=st.integers(-12, 6),
+       as_int=st.booleans())
+def test_grid_of_a_decimal_or_int_is_its_exact_ratio_or_off_grid(
+        tick_exp: int, tick_digit: int, digits: int, exponent: int, as_int: bool) -> None:
+    """``ticks``/``lots`` (an integer-ratio fast path for Decimal and int) give exactly
+    ``value / increment`` when that is whole, and refuse every value between the steps;
+    the same value written as a string (the Decimal-context path) agrees."""
+    step = Decimal(tick_digit).scaleb(tick_exp)
+    inst = Instrument("X", price_increment=step, size_increment=step)
+    value: Decimal | int = Decimal(digits).scaleb(exponent)
+    if as_int:
+        value = digits
+    ratio = Fraction(value) / Fraction(step)
+    for convert in (inst.ticks, inst.lots):
+        if ratio.denominator == 1:
+            assert convert(value) == ratio.numerator
+            assert convert(str(value)) == ratio.numerator
+        else:
+            with pytest.raises(OffGrid):
+                convert(value)
+            with pytest.raises(OffGrid):
+                convert(str(value))
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("1e200"),
+                                   True])
+def test_values_the_fast_path_passes_on_are_refused_with_the_reason(value: object) -> None:
+    with pytest.raises((ValueError, TypeError), match=r"finite|digits|not bool"):
+        make().ticks(value)

@@ -59,8 +59,9 @@ NS_PER_S = 1_000_000_000
 _HTTP_METHODS = frozenset({"get", "post", "put", "delete", "patch"})
 T = TypeVar("T")
 
-_Units = tuple[int, tuple[int, ...]]
-"""A request's cost in integer bucket units: weight, then one per order bucket."""
+_Units = tuple[int, ...]
+"""A request's cost in integer bucket units: weight, then one per order bucket (an
+endpoint that places no orders stops after the weight)."""
 
 Sleep = Callable[[int], Awaitable[None]]
 """Sleeps for a number of nanoseconds; injected so tests drive time themselves."""
@@ -280,9 +281,12 @@ class RateLimiter:
         self._blocked_until = now
         self._level = 0
         self._counters = RateLimitCounters()
+        self._buckets = (self._weight, *self._orders)  # in the order of a cost's units
         self._known_units: dict[int, tuple[EndpointCost, _Units]] = {}
         for cost in config.costs.values():
-            self._known_units[id(cost)] = (cost, self._convert(cost))
+            units = self._convert(cost)
+            if self._fits_ever(units):  # the rest are refused when used (see _units)
+                self._known_units[id(cost)] = (cost, units)
 
     @property
     def blocked_until_ns(self) -> int:
@@ -315,21 +319,26 @@ class RateLimiter:
 
     def _units(self, cost: EndpointCost) -> _Units:
         """The cost in each bucket's integer units (from the table built at start for the
-        venue's endpoints), refused when it can never fit in a bucket's burst."""
+        venue's endpoints, checked there), refused when it can never fit in a bucket's
+        burst."""
         known = self._known_units.get(id(cost))
-        units = known[1] if known is not None and known[0] is cost else self._convert(cost)
-        weight, orders = units
-        if weight > self._weight.cap_units:
-            self._refuse(cost.weight, self._weight)
-        for bucket, n in zip(self._orders, orders, strict=False):
+        if known is not None and known[0] is cost:
+            return known[1]
+        units = self._convert(cost)
+        for bucket, n in zip(self._buckets, units, strict=False):
             if n > bucket.cap_units:
-                self._refuse(cost.orders, bucket)
+                self._refuse(cost.orders if bucket is not self._weight else cost.weight,
+                             bucket)
         return units
 
     def _convert(self, cost: EndpointCost) -> _Units:
         weight = self._weight.units_of(cost.weight) if cost.weight else 0
-        orders = tuple(b.units_of(cost.orders) for b in self._orders) if cost.orders else ()
-        return weight, orders
+        if not cost.orders:
+            return (weight,)
+        return (weight, *(b.units_of(cost.orders) for b in self._orders))
+
+    def _fits_ever(self, units: _Units) -> bool:
+        return all(n <= b.cap_units for b, n in zip(self._buckets, units, strict=False))
 
     @staticmethod
     def _refuse(cost: Fraction | int, bucket: TokenBucket) -> None:
@@ -339,27 +348,37 @@ class RateLimiter:
 
     def _wait_ns(self, units: _Units, now: int) -> int:
         wait = max(0, self._blocked_until - now)
-        weight, orders = units
-        if weight:
-            wait = max(wait, self._weight.wait_units(weight, now))
-        for bucket, cost in zip(self._orders, orders, strict=False):
-            wait = max(wait, bucket.wait_units(cost, now))
+        for bucket, cost in zip(self._buckets, units, strict=False):
+            if cost:
+                wait = max(wait, bucket.wait_units(cost, now))
         return wait
 
     def _take(self, units: _Units, now: int) -> None:
-        weight, orders = units
-        self._weight.take_units(weight, now)
-        for bucket, cost in zip(self._orders, orders, strict=False):
+        for bucket, cost in zip(self._buckets, units, strict=False):
             bucket.take_units(cost, now)
         self._counters.requests += 1
+
+    def _take_now(self, units: _Units, now: int) -> bool:
+        """Spend ``units`` if the venue is not blocked and every bucket has them now: the
+        path of nearly every request, so each bucket is refilled once and nothing else."""
+        if self._blocked_until > now:
+            return False
+        buckets = self._buckets
+        for bucket, cost in zip(buckets, units, strict=False):
+            bucket.refill(now)
+            if cost > bucket.units:
+                return False
+        for bucket, cost in zip(buckets, units, strict=False):
+            bucket.units -= cost
+        self._counters.requests += 1
+        return True
 
     async def acquire(self, endpoint_or_cost: str | float | Fraction | EndpointCost) -> int:
         """Wait until the request may go, spend its cost, return the nanoseconds waited."""
         units = self._units(self.cost_of(endpoint_or_cost))
         start = self._clock.now()
-        if not self._queued and self._wait_ns(units, start) <= 0:
-            self._take(units, start)  # nobody queued, and it fits now: no lock to take
-            return 0
+        if not self._queued and self._take_now(units, start):
+            return 0  # nobody queued, and it fit now: no lock to take
         self._queued += 1
         try:
             async with self._queue:
@@ -379,10 +398,7 @@ class RateLimiter:
         """Spend the cost if it can go *now* without jumping the queue; never waits."""
         units = self._units(self.cost_of(endpoint_or_cost))
         now = self._clock.now()
-        if self._queued or self._wait_ns(units, now) > 0:
-            return False
-        self._take(units, now)
-        return True
+        return not self._queued and self._take_now(units, now)
 
     def back_off(self, signal: RateLimitSignal) -> int:
         """Block the whole venue after a rate-limit answer; returns when the block ends.

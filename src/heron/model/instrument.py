@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from heron.model.fixed import EXACT, decimals_of, to_decimal
+from heron.model.fixed import EXACT, MAX_INTEGER_DIGITS, decimals_of, to_decimal
 
 
 class InstrumentKind(enum.StrEnum):
@@ -63,6 +63,10 @@ class Instrument:
     #: exactly when its raw value is below these): ``lots * lot_raw`` and ``notional_raw``
     min_quantity_raw: int = field(init=False)
     min_notional_raw: int = field(init=False)
+    #: ``10 ** price_precision`` and ``10 ** size_precision``: what the grid fast path
+    #: multiplies a value's exact ratio by (see :func:`_whole_steps`)
+    price_scale: int = field(init=False, repr=False, compare=False)
+    size_scale: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("price_increment", "size_increment", "min_quantity", "min_notional",
@@ -79,6 +83,8 @@ class Instrument:
         sp = decimals_of(self.size_increment)
         object.__setattr__(self, "price_precision", pp)
         object.__setattr__(self, "size_precision", sp)
+        object.__setattr__(self, "price_scale", 10**pp)
+        object.__setattr__(self, "size_scale", 10**sp)
         object.__setattr__(self, "tick_raw", int(self.price_increment.scaleb(pp, EXACT)))
         object.__setattr__(self, "lot_raw", int(self.size_increment.scaleb(sp, EXACT)))
         mult = int(self.multiplier.scaleb(decimals_of(self.multiplier), EXACT))
@@ -96,11 +102,17 @@ class Instrument:
     # -- edges: Decimal <-> integer grid ---------------------------------------------------
     def ticks(self, price: object) -> int:
         """Whole ticks in ``price``; raises :class:`OffGrid` if it is between ticks."""
+        whole = _whole_steps(price, self.price_scale, self.tick_raw)
+        if whole is not None:
+            return whole
         return self._grid(to_decimal(price, what="price"), self.price_precision, self.tick_raw,
                           "price", self.price_increment)
 
     def lots(self, quantity: object) -> int:
         """Whole lots in ``quantity``; raises :class:`OffGrid` if it is between lots."""
+        whole = _whole_steps(quantity, self.size_scale, self.lot_raw)
+        if whole is not None:
+            return whole
         return self._grid(to_decimal(quantity, what="quantity"), self.size_precision,
                           self.lot_raw, "quantity", self.size_increment)
 
@@ -149,6 +161,25 @@ class Instrument:
             if key not in ("symbol", "venue", "kind", "quote_currency"):
                 fields[key] = Decimal(value)
         return cls(**fields)
+
+
+def _whole_steps(value: object, scale: int, step: int) -> int | None:
+    """``value * scale / step`` for a plain ``Decimal`` or ``int`` when that is a whole
+    number, from the value's exact ratio: one integer division instead of the Decimal
+    context arithmetic of :meth:`Instrument._grid`, on every order a strategy places.
+    ``None`` sends the caller down the slow path, which converts any other type and
+    explains a refusal (off the grid, not finite, too many digits)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite() or not (-MAX_INTEGER_DIGITS < value.adjusted()
+                                         < MAX_INTEGER_DIGITS):
+            return None
+        num, den = value.as_integer_ratio()
+    elif isinstance(value, int) and not isinstance(value, bool):  # a bool is refused
+        num, den = value, 1
+    else:
+        return None
+    whole, rest = divmod(num * scale, den * step)
+    return None if rest else whole
 
 
 def _ceil(value: Decimal) -> int:
