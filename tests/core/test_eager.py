@@ -222,3 +222,29 @@ async def test_started_from_a_plain_callback_outside_any_task() -> None:
     task = await made
     assert seen == [task, None]
     assert await task == 3
+
+
+class _LoopWithoutReadyQueue:
+    """A loop this module does not know (uvloop keeps its queue in C): only what a task
+    needs of it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def create_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        return self._loop.create_task(coro)
+
+
+@in_loop
+async def test_a_loop_without_the_known_ready_queue_gets_a_plain_queued_task() -> None:
+    started: list[str] = []
+
+    async def work() -> str:
+        started.append("ran")
+        return "done"
+
+    other: Any = _LoopWithoutReadyQueue(asyncio.get_running_loop())
+    task = start_eager(work(), other)
+    assert started == []  # queued, as create_task does: nothing ran inside the call
+    assert await task == "done"
+    assert started == ["ran"]

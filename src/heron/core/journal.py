@@ -65,9 +65,13 @@ class JournalWriter:
         self.keep = keep
         self._writer: ThreadPoolExecutor | None = None  # one worker: batches stay in order
         self._hasher = hashlib.sha256()
-        self._unhashed: list[bytes] = []  # payloads not yet fed to the hasher
-        self._pending: list[dict[str, Any]] = []
+        #: records appended but not yet encoded: encoding waits for the next flush, hash
+        #: or full batch, so an order's path pays a list append, not a MessagePack encode
+        #: and a row (records are frozen structs of scalars: later is the same bytes)
+        self._fresh: list[Record] = []
+        self._pending: list[dict[str, Any]] = []  # encoded rows not yet in the store
         self._batch = batch_size
+        self._encode_every = min(batch_size, 8192)
         self._target: Path | None = None
         self._tmp: Path | None = None
         self._store: JournalStore | None = None
@@ -97,32 +101,41 @@ class JournalWriter:
 
     def append(self, record: Record) -> int:
         self.seq += 1
-        payload = _encoder.encode(record)
-        unhashed = self._unhashed
-        unhashed.append(payload)
-        if len(unhashed) >= 8192:
-            self._hash_pending()
-        if self.keep:
-            self.records.append(record)
-        if self._store is not None:
-            self._pending.append({"seq": self.seq, "ts": record.ts_event,
-                                  "type": type(record).__name__, "payload": payload})
+        fresh = self._fresh
+        fresh.append(record)
+        if len(fresh) >= self._encode_every:
+            self._encode()
             if len(self._pending) >= self._batch:
                 self.flush()
+        if self.keep:
+            self.records.append(record)
         return self.seq
 
-    def _hash_pending(self) -> None:
-        """Feed pending payloads to the hasher in one call (cheaper than one per record)."""
-        self._hasher.update(b"".join(self._unhashed))
-        self._unhashed.clear()
+    def _encode(self) -> None:
+        """Encode the fresh records: their payloads feed the hash (one call for all) and,
+        with a store, become the rows the next insert writes."""
+        fresh = self._fresh
+        if not fresh:
+            return
+        encode = _encoder.encode
+        payloads = [encode(record) for record in fresh]
+        self._hasher.update(b"".join(payloads))
+        if self._store is not None:
+            seq = self.seq - len(fresh)
+            self._pending.extend(
+                {"seq": seq + i, "ts": record.ts_event, "type": type(record).__name__,
+                 "payload": payload}
+                for i, (record, payload) in enumerate(zip(fresh, payloads, strict=True), 1))
+        fresh.clear()
 
     @property
     def sha256(self) -> str:
-        self._hash_pending()
+        self._encode()
         return self._hasher.hexdigest()
 
     def flush(self) -> None:
         """Write the pending records now (after any batch still being written)."""
+        self._encode()
         if self._store is None or not self._pending:
             return
         rows, self._pending = self._pending, []
@@ -136,9 +149,10 @@ class JournalWriter:
 
         A commit waits for the disk (10 ms and more), and on the loop that wait would
         hold up every order and market event behind it; on the worker the loop goes on
-        while SQLite waits without the GIL. The records are taken from the writer before
-        the await, so appends made meanwhile go into the next batch, and one worker
-        writes batches in the order they were taken (a crash never leaves a gap)."""
+        while SQLite waits without the GIL. The records are encoded and taken from the
+        writer before the await, so appends made meanwhile go into the next batch, and one
+        worker writes batches in the order they were taken (a crash never leaves a gap)."""
+        self._encode()
         if self._store is None or not self._pending:
             return
         if self._writer is None:
