@@ -548,13 +548,21 @@ async def throughput(client: Heron | BareCcxt, ks: Sequence[int], total: int
     return rows
 
 
+def _by_tenth(r: dict[str, Any]) -> str:
+    p50 = " ".join(f"{v:.0f}" for v in r["heron_p50_by_tenth"])
+    p99 = " ".join(f"{v:.0f}" for v in r["heron_p99_by_tenth"])
+    return (f"; heron part by tenth of the run, in order: p50 {p50} µs; p99 {p99} µs "
+            f"(median of the tenths' p99: {float(np.median(r['heron_p99_by_tenth'])):.0f} µs)")
+
+
 def result(client: str, mode: str, samples: Samples, cpu_s: float) -> dict[str, Any]:
     cols = {name: stats(samples.values(name)) for name in Samples.NAMES}
-    heron = samples.values("heron")
-    tenth = max(1, len(heron) // 10)
+    # by tenth of the run, in order: a shared VM has slow spells (neighbours, steal) that
+    # move a whole run's p99; the tenths show whether a figure is the code or the spell
+    tenths = [part for part in np.array_split(samples.values("heron"), 10) if len(part)]
     return {"client": client, "mode": mode, "orders": samples.n, **cols,
-            "heron_p50_first_tenth": float(np.median(heron[:tenth])) / 1000,
-            "heron_p50_last_tenth": float(np.median(heron[-tenth:])) / 1000,
+            "heron_p50_by_tenth": [float(np.median(t)) / 1000 for t in tenths],
+            "heron_p99_by_tenth": [float(np.percentile(t, 99)) / 1000 for t in tenths],
             "cpu_us_per_cycle": cpu_s / max(samples.n, 1) * 1e6, "gc_full_ms": GC.take()}
 
 
@@ -685,9 +693,7 @@ def report(out: dict[str, Any], command: str) -> str:
                      f"{r['cpu_us_per_cycle']:.0f} µs per cycle (place + cancel, replies "
                      f"and stream included); full GCs {len(full)}"
                      + (f" (longest {max(full):.0f} ms)" if full else "")
-                     + (f"; heron part p50 first tenth {r['heron_p50_first_tenth']:.1f} µs, "
-                        f"last tenth {r['heron_p50_last_tenth']:.1f} µs"
-                        if r["client"] == "heron" else ""))
+                     + (_by_tenth(r) if r["client"] == "heron" else ""))
     facts = machine_facts()
     facts["load"] = f"1-min load average {out['load'][0]:.1f}-{out['load'][1]:.1f}"
     return "\n".join([f"Command: `{command}`", "", "Internal latency, sequential (µs):", "",
