@@ -100,8 +100,8 @@ async def test_results_and_errors_after_suspension_reach_the_coroutine() -> None
 
 @in_loop
 async def test_several_eager_tasks_may_wait_on_one_future() -> None:
-    """Two eager steps suspending on the same future before either task has run: the
-    second is not refused ("await wasn't used with future") and both get the result."""
+    """Several eager steps suspending on the same future in a row: none is refused
+    ("await wasn't used with future") and all get the result."""
     shared = asyncio.get_running_loop().create_future()
 
     async def wait(offset: int) -> int:
@@ -127,9 +127,9 @@ async def test_a_future_done_before_the_task_runs_still_wakes_it() -> None:
 
 
 @in_loop
-async def test_cancel_before_the_task_ever_ran_reaches_the_coroutine() -> None:
-    """Cancelled in the window between the eager step and the task's first step: the
-    coroutine still gets CancelledError at its await, and its cleanup runs."""
+async def test_cancel_right_after_the_eager_step_reaches_the_coroutine() -> None:
+    """Cancelled before the loop has run anything else: the coroutine gets
+    CancelledError at the await its eager step stopped on, and its cleanup runs."""
     cleaned: list[str] = []
     never = asyncio.get_running_loop().create_future()
 

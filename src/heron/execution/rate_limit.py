@@ -353,14 +353,10 @@ class RateLimiter:
                 wait = max(wait, bucket.wait_units(cost, now))
         return wait
 
-    def _take(self, units: _Units, now: int) -> None:
-        for bucket, cost in zip(self._buckets, units, strict=False):
-            bucket.take_units(cost, now)
-        self._counters.requests += 1
-
     def _take_now(self, units: _Units, now: int) -> bool:
-        """Spend ``units`` if the venue is not blocked and every bucket has them now: the
-        path of nearly every request, so each bucket is refilled once and nothing else."""
+        """Spend ``units`` if the venue is not blocked and every bucket has them now (the
+        one place a request's cost is spent); each bucket is refilled once. When it says
+        no, :meth:`_wait_ns` says for how long (always > 0 then)."""
         if self._blocked_until > now:
             return False
         buckets = self._buckets
@@ -383,10 +379,9 @@ class RateLimiter:
         try:
             async with self._queue:
                 now = self._clock.now()
-                while (wait := self._wait_ns(units, now)) > 0:
-                    await self._sleep(wait)
+                while not self._take_now(units, now):  # spent at the time it was judged
+                    await self._sleep(self._wait_ns(units, now))
                     now = self._clock.now()
-                self._take(units, now)  # at the time the wait was judged: one refill
         finally:
             self._queued -= 1
         if now > start:
