@@ -226,3 +226,36 @@ def test_journal_flushed_off_the_loop_keeps_every_batch_in_order(backend: Backen
     reader = JournalReader(location)
     assert reader.sha256 == sha and reader.record_count == 301
     assert list(reader.records()) == [*records, _cmd(301)]
+
+
+def test_journal_retaining_the_newest_records_keeps_every_one_on_disk(backend: Backend
+                                                                       ) -> None:
+    """A long-running run keeps only its newest records in memory; the file and the hash
+    are those of an unbounded journal's."""
+    location = backend.location("retained")
+    writer = JournalWriter(location, {"kind": "test"}, in_place=True)
+    unbounded = JournalWriter(None, {"kind": "test"})
+    records = [_cmd(i) for i in range(1, 1001)]
+    writer.append(records[0])
+    writer.retain(50)
+    assert list(writer.records) == records[:1]  # what it had is kept
+    kept_sizes = []
+    for i, rec in enumerate(records[1:], 1):
+        writer.append(rec)
+        kept_sizes.append(len(writer.records))
+        if i % 100 == 99:
+            writer.flush()  # a run's periodic flush, while records keep coming
+    for rec in records:
+        unbounded.append(rec)
+    assert kept_sizes == [min(i + 1, 50) for i in range(1, 1000)]
+    assert list(writer.records) == records[-50:]  # the newest, in order
+    sha = writer.close()
+    assert sha == unbounded.close()
+    reader = JournalReader(location)
+    assert reader.record_count == 1000 and list(reader.records()) == records
+
+
+def test_journal_refuses_to_retain_no_records() -> None:
+    writer = JournalWriter(None, {"kind": "test"})
+    with pytest.raises(ValueError, match="at least 1 record"):
+        writer.retain(0)

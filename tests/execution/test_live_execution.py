@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import loopback_exchange
+from heron.core.journal_store import JournalReader
 from heron.execution.router import Target
 from heron.model.events import (
     AmendOrder,
@@ -339,6 +340,58 @@ def test_a_429_storm_backs_off_and_places_every_order_exactly_once(
     assert venue_open == sorted(state["cids"])              # ... once
     counters = engine.execution.client.limiter.snapshot()   # type: ignore[attr-defined]
     assert counters.rate_limited >= 1 and counters.retries <= 6 + 1
+
+
+def test_a_long_run_keeps_only_its_newest_closed_orders_and_records_in_memory(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """``bound_memory`` (what ``heron live`` turns on once restored): closed orders beyond
+    the newest few leave memory and the client's id maps; late venue news of one is
+    counted and changes nothing; the journal file still holds every record."""
+    state: dict[str, Any] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        inst = engine.instruments[0]
+        engine.bound_memory(records=20, closed_orders=4)
+        market = submit(engine, OrderSide.BUY, OrderType.MARKET, "0.003")
+        await engine.execution.drain()
+        await wait_for(lambda: engine.om.orders[market].status is OrderStatus.FILLED)
+        limits = []
+        for k in range(12):
+            cid = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.002", f"{60000 + k}")
+            await engine.execution.drain()
+            engine.send(CancelOrder(0, 0, cid, "idle", inst.id))
+            await engine.execution.drain()
+            limits.append(cid)
+        await engine.journal.flush_off_loop()
+        state.update(limits=limits, market=market, in_memory=len(engine.journal.records),
+                     maps=(len(engine.execution.to_heron), len(engine.execution.by_venue_id)))
+        # the venue's late news of forgotten orders: an order update and a fill again
+        client = engine.execution.client
+        late = await client.fetch_order(inst, client_id=client.venue_client_id(limits[0]))
+        venue_fills = await client.fills(inst)
+        counters = engine.execution.counters
+        before = (counters["unknown_orders"], counters["duplicate_fills"])
+        records_before = engine.journal.seq
+        assert late is not None and len(venue_fills) >= 1
+        engine.execution.on_orders([late])
+        engine.execution.on_fills(venue_fills)
+        await engine.execution.drain()
+        state["late"] = (counters["unknown_orders"] - before[0],
+                         counters["duplicate_fills"] - before[1],
+                         engine.journal.seq - records_before, len(venue_fills))
+
+    engine = live(server, tmp_path, body)
+    inst = engine.instruments[0]
+    assert list(engine.om.orders) == state["limits"][-4:]      # the newest closed orders
+    assert state["market"] not in engine.om.orders
+    assert state["maps"][0] <= 4 and state["maps"][1] <= 4
+    assert state["in_memory"] <= 40
+    unknown, duplicates, new_records, n_fills = state["late"]
+    assert (unknown, duplicates, new_records) == (1, n_fills, 0)
+    assert engine.portfolio.positions[inst.id].qty == inst.lots(Decimal("0.003"))
+    kinds = [type(r).__name__ for r in JournalReader(tmp_path / "journal.sqlite").records()]
+    assert (kinds.count("SubmitOrder"), kinds.count("OrderCanceled"),
+            kinds.count("OrderFilled")) == (13, 12, n_fills)
 
 
 def test_an_order_the_venue_refuses_is_rejected_before_or_by_the_venue(

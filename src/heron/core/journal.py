@@ -24,6 +24,8 @@ import hashlib
 import os
 import secrets
 import time
+from collections import deque
+from collections.abc import MutableSequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,10 +60,9 @@ class JournalWriter:
                  run_id: str | None = None) -> None:
         self.header = header
         self.seq = 0
-        self.records: list[Record] = []
-        #: keep every record in memory (backtests, paper and live runs read them back:
-        #: results, restarts, tests); ``False`` stops it, for a run whose memory must
-        #: not grow with every order (nothing in heron turns it off yet)
+        self.records: MutableSequence[Record] = []
+        #: keep records in memory (a backtest's results and a restart's check read them
+        #: back); ``False`` keeps none. :meth:`retain` bounds them to the latest ones.
         self.keep = keep
         self._writer: ThreadPoolExecutor | None = None  # one worker: batches stay in order
         self._hasher = hashlib.sha256()
@@ -110,6 +111,17 @@ class JournalWriter:
         if self.keep:
             self.records.append(record)
         return self.seq
+
+    def retain(self, latest: int) -> None:
+        """From now on keep only the newest ``latest`` records in memory; the rest are
+        on disk only.
+
+        A paper or live run is left running for months: every record kept would grow its
+        memory with every order. ``records`` becomes a ``deque`` with that length, so an
+        append drops the oldest in O(1) and the bound is exact (no sawtooth)."""
+        if latest < 1:
+            raise ValueError(f"a journal retains at least 1 record in memory, not {latest}")
+        self.records = deque(self.records, maxlen=latest)
 
     def _encode(self) -> None:
         """Encode the fresh records: their payloads feed the hash (one call for all) and,

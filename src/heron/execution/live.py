@@ -97,6 +97,7 @@ class LiveExecution:
         #: ``(action, client_order_id)`` just before each venue call a command makes
         #: (metrics time decision -> venue with it); None: nothing to call, nothing paid
         self.observer: Callable[[str, str], None] | None = None
+        om.forget_hooks.append(self._forget)
 
     # -- state from the journal ----------------------------------------------------------
     def learn(self, record: Record) -> None:
@@ -113,6 +114,16 @@ class LiveExecution:
         venue_id = self.client.venue_client_id(client_order_id)
         self.to_heron[venue_id] = client_order_id
         return venue_id
+
+    def _forget(self, order: Order) -> None:
+        """The order manager let go of a closed order: so do this client's maps (a late
+        message about it is then counted as unknown, as for any order heron never had)."""
+        cid = order.client_order_id
+        self.to_heron.pop(self.client.venue_client_id(cid), None)
+        if self.by_venue_id.get(order.venue_order_id) == cid:
+            del self.by_venue_id[order.venue_order_id]
+        self._sent_at.pop(cid, None)
+        self._shape_ts.pop(cid, None)
 
     # -- the venue seam (synchronous, as SimVenue's) -------------------------------------
     def submit(self, cmd: SubmitOrder) -> None:

@@ -70,6 +70,11 @@ class OrderManager:
         # unique per symbol only (Binance's are), so the instrument is part of the key.
         # Live execution drops duplicates with it; reconciliation finds missed fills.
         self.trade_ids: set[tuple[str, str]] = set()
+        #: closed orders, oldest first, once :meth:`retain_closed` bounds them (else None)
+        self._closed: dict[str, None] | None = None
+        self._closed_kept = 0
+        #: called with each closed order the manager lets go of (live maps drop its ids)
+        self.forget_hooks: list[Callable[[Order], None]] = []
         # One lookup per record instead of a chain of isinstance checks (hot path).
         # Records not listed (cancel/amend commands, PositionLiquidated) change nothing
         # here: a liquidation's fill follows it and is adopted like any unknown fill.
@@ -82,6 +87,40 @@ class OrderManager:
             OrderDenied: self._on_refused, OrderCancelRejected: self._on_request_refused,
             OrderUpdateRejected: self._on_request_refused,
             AccountState: self._on_account_state})
+
+    def retain_closed(self, latest: int) -> None:
+        """From now on keep only the ``latest`` closed orders; open ones are always kept.
+
+        A run left trading for months would otherwise hold every order it ever sent. A
+        closed order gets no more news (a late duplicate of a fill is known by its trade
+        id, which stays in :attr:`trade_ids`), its history is in the journal, and the
+        newest ``latest`` stay for strategies, the API and races with the venue."""
+        if latest < 1:
+            raise ValueError(f"keep at least 1 closed order in memory, not {latest}")
+        self._closed_kept = latest
+        self._closed = {cid: None for cid, o in self.orders.items() if o.is_closed}
+        self._forget_oldest()
+
+    def _closing(self, order: Order) -> None:
+        """``order`` left the open set: count it among the closed ones, if bounded."""
+        closed = self._closed
+        if closed is not None and order.is_closed:
+            closed[order.client_order_id] = None
+            if len(closed) > self._closed_kept:
+                self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        closed = self._closed
+        assert closed is not None
+        while len(closed) > self._closed_kept:
+            cid = next(iter(closed))
+            del closed[cid]
+            order = self.orders.get(cid)
+            if order is None or not order.is_closed:
+                continue
+            del self.orders[cid]
+            for hook in self.forget_hooks:
+                hook(order)
 
     def apply(self, record: Record) -> Order | None:
         """Apply one journal record; return the order it concerns (if any)."""
@@ -116,6 +155,7 @@ class OrderManager:
             self.open_orders[order.client_order_id] = order
         else:
             self.open_orders.pop(order.client_order_id, None)
+            self._closing(order)
         return order
 
     def _on_accepted(self, event: OrderAccepted) -> Order:
@@ -157,6 +197,7 @@ class OrderManager:
             self.open_orders[order.client_order_id] = order
         else:
             self.open_orders.pop(order.client_order_id, None)
+            self._closing(order)
         pos = self.portfolio.positions[fill.instrument_id]
         before = pos.qty
         realised = self.portfolio.apply_fill(fill)

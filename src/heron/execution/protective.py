@@ -107,7 +107,9 @@ class ProtectiveGroups:
         before = self.om.portfolio.positions[fill.instrument_id].qty
         left = abs(before + fill.side.sign * fill.last_qty)
         for cid in sorted(self.groups.get(group, set()) - {fill.client_order_id}):
-            self._fit(self.om.orders[cid], left)
+            leg = self.om.orders.get(cid)  # a closed leg a long-running run let go of
+            if leg is not None:
+                self._fit(leg, left)
 
     def _fit(self, leg: Order, left: int) -> None:
         """Cancel the other leg when nothing is left to protect, else shrink it."""

@@ -230,6 +230,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
                    aliases=dict(zip(cfg.symbols, [i.id for i in instruments], strict=True)))
     try:
         status.restored = restore(engine, state, records)  # before watching: not news
+        engine.bound_memory()
         if cfg.risk is not None:  # after the restore: the checks see the restored orders
             engine.use_risk_config(parse_risk(cfg.risk, "the run's risk file"))
         watch_orders(engine)

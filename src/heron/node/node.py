@@ -298,7 +298,7 @@ class SimNode:
         if order is not None and order.status is OrderStatus.SUBMITTED:
             self.venue.submit(cmd)
             if order.status is OrderStatus.SUBMITTED:  # a live venue answers later
-                self.state_driver.in_flight[cmd.client_order_id] = order
+                self.state_driver.track(order)
 
     def _refused(self, cmd: Record) -> bool:
         why = self.state_driver.refusal(cmd)

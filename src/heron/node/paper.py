@@ -92,6 +92,12 @@ class _Marks:
         return True
 
 
+#: journal records a running paper or live engine keeps in memory (the rest: on disk)
+RECORDS_KEPT = 50_000
+#: closed orders it keeps (open ones are always kept)
+CLOSED_ORDERS_KEPT = 10_000
+
+
 class PaperEngine(SimNode):
     """Strategies on live market events against the simulated venue."""
 
@@ -140,6 +146,16 @@ class PaperEngine(SimNode):
             strategy.bind(self.ctx)
             strategy.on_start()
         self.started = True
+
+    def bound_memory(self, *, records: int = RECORDS_KEPT,
+                     closed_orders: int = CLOSED_ORDERS_KEPT) -> None:
+        """Keep only the newest journal records and closed orders in memory from now on.
+
+        Called once the run is rebuilt (a restart's checks read every record back): a
+        paper or live run is meant to be left running, and its memory must not grow with
+        every order it sends. The journal on disk keeps everything."""
+        self.journal.retain(records)
+        self.om.retain_closed(closed_orders)
 
     def is_new(self, event: Any) -> bool:
         """Whether ``event`` is newer than what this run consumed of its stream."""

@@ -220,6 +220,7 @@ async def _run(cfg: PaperConfig, state: PaperState, session: LiveSession,
                    sync_inputs=lambda: log.flush(sync=True))
     try:
         status.replayed = replay_inputs(engine, log, previous, desk, journal.kept)
+        engine.bound_memory()  # after the replay's check, which reads every record
         watch_orders(engine)  # after the replay: what this process does is news
         if metrics is not None:
             metrics.attach(engine)

@@ -54,6 +54,7 @@ CONTROL_FILE = "control.json"   # what an older heron kill wrote; still read
 CONTROL_INBOX = "control"       # the run's inbox directory (heron.node.control)
 FLATTEN_ATTEMPTS = 3
 _IN_FLIGHT = frozenset({OrderStatus.INITIALIZED, OrderStatus.SUBMITTED})
+_SWEEP_FLOOR = 256  # in-flight orders before the first sweep of answered ones
 
 
 class StateDriver:
@@ -62,6 +63,7 @@ class StateDriver:
     def __init__(self, node: SimNode) -> None:
         self.node = node
         self.in_flight: dict[str, Order] = {}   # submitted, not yet answered (live)
+        self._sweep_at = _SWEEP_FLOOR
         self.attempts: dict[str, int] = {}
         self._busy = False
         self._again = False
@@ -92,10 +94,25 @@ class StateDriver:
             return "reduce-only: an amend may not increase an order's size"
         return None
 
-    def working(self, iid: str) -> list[Order]:
-        """Open and in-flight orders on ``iid`` (what could still fill)."""
+    def track(self, order: Order) -> None:
+        """Remember an order sent to a venue that answers later (live).
+
+        Answered orders are swept out whenever the table has doubled since the last
+        sweep: a run left trading sends orders for months, and each answered one held
+        here would be memory never given back."""
+        in_flight = self.in_flight
+        in_flight[order.client_order_id] = order
+        if len(in_flight) > self._sweep_at:
+            self._sweep()
+            self._sweep_at = max(_SWEEP_FLOOR, 2 * len(in_flight))
+
+    def _sweep(self) -> None:
         for cid in [c for c, o in self.in_flight.items() if o.status not in _IN_FLIGHT]:
             del self.in_flight[cid]
+
+    def working(self, iid: str) -> list[Order]:
+        """Open and in-flight orders on ``iid`` (what could still fill)."""
+        self._sweep()
         orders = [o for o in self.node.om.open_orders.values() if o.instrument_id == iid]
         return orders + [o for o in self.in_flight.values() if o.instrument_id == iid]
 
