@@ -376,6 +376,8 @@ def test_a_long_run_keeps_only_its_newest_closed_orders_and_records_in_memory(
         engine.execution.on_orders([late])
         engine.execution.on_fills(venue_fills)
         await engine.execution.drain()
+        with pytest.raises(KeyError, match="closed long ago"):  # a strategy's stale id
+            engine.strategies[0].cancel(limits[0])
         state["late"] = (counters["unknown_orders"] - before[0],
                          counters["duplicate_fills"] - before[1],
                          engine.journal.seq - records_before, len(venue_fills))

@@ -101,6 +101,11 @@ class OrderManager:
         self._closed = {cid: None for cid, o in self.orders.items() if o.is_closed}
         self._forget_oldest()
 
+    @property
+    def bounded(self) -> bool:
+        """Whether closed orders beyond the newest few are let go of."""
+        return self._closed is not None
+
     def _closing(self, order: Order) -> None:
         """``order`` left the open set: count it among the closed ones, if bounded."""
         closed = self._closed

@@ -349,7 +349,10 @@ class Strategy:
             return ref
         order = self.ctx.om.orders.get(ref)
         if order is None:
-            raise KeyError(f"{self.strategy_id}: no order {ref!r}")
+            why = (" (or it closed long ago: a running paper or live run keeps only its "
+                   "newest closed orders; keep the Order, or check it is open first)"
+                   if self.ctx.om.bounded else "")
+            raise KeyError(f"{self.strategy_id}: no order {ref!r}{why}")
         return order
 
 
