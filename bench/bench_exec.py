@@ -14,7 +14,8 @@ it ever took, so its replies slow down as orders pile up.
 The client is what ``heron live`` runs: a :class:`~heron.venues.ccxt.client.CcxtClient`
 (ccxt.pro ``binanceusdm`` + heron's Binance dialect; every REST request through heron's
 :class:`~heron.execution.rate_limit.RateLimiter`), a :class:`~heron.node.live.LiveEngine`
-(journal, order manager, portfolio, trading-state gate, router) with its
+(journal, order manager, portfolio, trading-state gate, router; memory bounded as
+``heron live`` bounds it, ``LiveEngine.bound_memory``) with its
 :class:`~heron.execution.live.LiveExecution`, the private user-data stream followed
 (``run_streams``, as ``heron live``; ``--no-streams`` leaves it off; its periodic REST
 catch-up held off, see ``POLL_S``) and the journal flushed every 100 ms. The rate
@@ -332,8 +333,9 @@ class Trader(Strategy):
 class Heron:
     """``heron live``'s path on the emulator: client, engine, streams, journal flushes."""
 
-    def __init__(self, url: str, tmp: Path, streams: bool) -> None:
+    def __init__(self, url: str, tmp: Path, streams: bool, *, bounded: bool = True) -> None:
         self.url, self.tmp, self.streams = url, tmp, streams
+        self.bounded = bounded  # heron live's memory bound (bench_memory compares both)
         self.stamps = Stamps()
         self.trader = Trader()
         self.trader.setup()
@@ -363,6 +365,8 @@ class Heron:
             journal_path=self.tmp / "journal.sqlite", bar_ns=60_000_000_000,
             book_streams=set(), quote_streams=set(), book_rules={}, header={"bench": "exec"},
             id_tag="B")
+        if self.bounded:
+            self.engine.bound_memory()  # as heron live does once restored
         self.engine.start()
         gc.freeze()  # as heron live does once started: long-lived objects out of full GCs
         stamp_tasks(self.engine.execution, self.stamps, ("_submit", "_cancel"))

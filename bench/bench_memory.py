@@ -44,11 +44,9 @@ async def retained(bounded: bool, fill: int, cycles: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, \
             bench_exec.Emulator(bench_exec.DEFAULT_VENUE) as emu:
         tracemalloc.start()  # from the start: what the bound lets go of is counted too
-        heron = bench_exec.Heron(emu.url, Path(tmp), streams=True)
+        heron = bench_exec.Heron(emu.url, Path(tmp), streams=True, bounded=bounded)
         await heron.open()
         try:
-            if bounded:
-                heron.engine.bound_memory()
             await heron.worker(0, fill)  # no samples: the bench itself keeps nothing
             gc.collect()
             before = tracemalloc.get_traced_memory()[0]
