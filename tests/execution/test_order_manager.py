@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import BTC_GRID
 from heron.execution.order_manager import OrderManager
 from heron.model.events import (
     OrderAccepted,
@@ -18,19 +19,15 @@ from heron.model.events import (
     Record,
     SubmitOrder,
 )
-from heron.model.instrument import Instrument, InstrumentKind
 from heron.model.orders import Order, OrderSide, OrderStatus, OrderType
 from heron.model.portfolio import Portfolio
 
-BTC = Instrument("BTCUSDT", "BINANCE", InstrumentKind.LINEAR_PERPETUAL,
-                 price_increment=Decimal("0.1"), size_increment=Decimal("0.001"),
-                 quote_currency="USDT")
-IID = BTC.id
-PRICE = 600_000  # ticks
+IID = BTC_GRID.id
+PRICE = 6_000_000  # ticks
 
 
 def make_om() -> OrderManager:
-    return OrderManager(Portfolio([BTC], int(Decimal(100_000).scaleb(8)), 8))
+    return OrderManager(Portfolio([BTC_GRID], int(Decimal(100_000).scaleb(8)), 8))
 
 
 def placed(cid: str, ts: int, side: OrderSide = OrderSide.BUY) -> list[Record]:

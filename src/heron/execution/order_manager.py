@@ -120,10 +120,7 @@ class OrderManager:
         while len(closed) > self._closed_kept:
             cid = next(iter(closed))
             del closed[cid]
-            order = self.orders.get(cid)
-            if order is None or not order.is_closed:
-                continue
-            del self.orders[cid]
+            order = self.orders.pop(cid)  # closed orders never reopen
             for hook in self.forget_hooks:
                 hook(order)
 
