@@ -15,6 +15,7 @@ from heron.model.events import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
+    OrderRejected,
     OrderSubmitted,
     Record,
     SubmitOrder,
@@ -77,7 +78,7 @@ def test_only_the_newest_closed_orders_are_kept_and_every_open_one_stays() -> No
     assert all(o.client_order_id not in om.orders for o in forgotten)
 
 
-def test_forgetting_closed_orders_changes_no_position_balance_trip_or_trade_id() -> None:
+def test_forgetting_closed_orders_changes_no_position_balance_or_trip_count() -> None:
     records = history(95)  # 31 fills, alternating sides: a position is left
     bounded, full = make_om(), make_om()
     bounded.retain_closed(3)
@@ -86,8 +87,49 @@ def test_forgetting_closed_orders_changes_no_position_balance_trip_or_trade_id()
     assert len(bounded.orders) < len(full.orders)
     assert bounded.portfolio.positions[IID].qty == full.portfolio.positions[IID].qty != 0
     assert bounded.portfolio.snapshot() == full.portfolio.snapshot()
-    assert bounded.trips.closed == full.trips.closed
-    assert bounded.trade_ids == full.trade_ids  # a late duplicate fill is still known
+    assert len(full.trips.closed) == full.trips.closed_count == 15
+    assert bounded.trips.closed_count == 15
+    assert list(bounded.trips.closed) == full.trips.closed[-3:]   # the newest three
+    assert bounded.trips.open == full.trips.open
+    assert bounded.trade_ids == full.trade_ids  # fewer than the trade ids kept: all
+
+
+def test_rejections_and_adoptions_keep_only_the_newest() -> None:
+    om = make_om()
+    om.retain_closed(2)
+    for k in range(5):
+        cid, ts = f"r{k}", 10 + k
+        om.apply(SubmitOrder(ts, ts, cid, "s1", IID, OrderSide.BUY, OrderType.LIMIT, 10,
+                             PRICE))
+        om.apply(OrderSubmitted(ts, ts, cid, IID))
+        om.apply(OrderRejected(ts, ts, cid, IID, f"no {k}"))
+        om.apply(filled(f"venue-{k}", ts))  # a fill heron never sent: adopted
+    assert list(om.rejections) == [("r3", "no 3"), ("r4", "no 4")]
+    assert list(om.adopted) == ["venue-3", "venue-4"]
+
+
+def test_trade_ids_keep_the_newest_and_every_open_orders_fills() -> None:
+    """A resting order filled bit by bit keeps its first fill's id however many fills
+    came since: live execution's catch-up reads an open order's fills from its start."""
+    om = make_om()
+    om.retain_closed(2, trade_ids=4)
+    run(placed("rest", 1), om)
+    om.apply(OrderFilled(2, 2, "rest", IID, "Vrest", "T-first", "s1", OrderSide.BUY, 2, PRICE,
+                         1, "maker", 10))                    # partly filled: stays open
+    sizes = []
+    for k in range(40):
+        run(placed(f"o{k}", 10 + k), om)
+        om.apply(filled(f"o{k}", 10 + k))
+        sizes.append(len(om.trade_ids))
+    assert (IID, "T-first") in om.trade_ids
+    assert [(IID, f"To{k}") in om.trade_ids for k in (36, 37, 38, 39)] == [True] * 4
+    assert (IID, "To0") not in om.trade_ids                 # closed long ago: let go of
+    assert max(sizes) < 2 * (4 + 1) + 1                      # swept when it doubles
+    om.apply(OrderCanceled(60, 60, "rest", IID, "done"))
+    for k in range(40, 50):
+        run(placed(f"o{k}", 10 + k), om)
+        om.apply(filled(f"o{k}", 10 + k))
+    assert (IID, "T-first") not in om.trade_ids             # its order closed since
 
 
 def test_bounding_late_forgets_the_oldest_closed_orders_already_there() -> None:
@@ -112,3 +154,5 @@ def test_an_order_closing_later_joins_the_newest_and_a_fill_of_one_does_too() ->
 def test_a_bound_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 closed order"):
         make_om().retain_closed(0)
+    with pytest.raises(ValueError, match="1 trade id"):
+        make_om().retain_closed(5, trade_ids=0)

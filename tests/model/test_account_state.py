@@ -31,6 +31,6 @@ def test_order_manager_routes_account_state_and_records_trade_ids() -> None:
     om.apply(OrderSubmitted(1, 1, "H-1", PERP.id))
     om.apply(OrderFilled(2, 2, "H-1", PERP.id, "V1", "T1", "s", OrderSide.BUY, 2, 500_000,
                          100, "taker", 2))
-    assert om.trade_ids == {(PERP.id, "T1")}
+    assert om.trade_ids == {(PERP.id, "T1"): "H-1"}  # the fill, and whose it is
     assert om.apply(AccountState(3, 3, "v", "USDT", 7, 7)) is None
     assert om.portfolio.balance == 7

@@ -279,6 +279,16 @@ async def first(watch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool]) 
     raise AssertionError("no such update")
 
 
+async def cached(ex: Any, ok: Callable[[Any], bool]) -> None:
+    """Until ccxt's order cache, which every user-stream message updates whether or not
+    a watch is pending, satisfies ``ok`` (bounded, not timed)."""
+    for _ in range(1000):
+        if ex.orders is not None and ok(ex.orders):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the user stream never delivered such an update")
+
+
 def run_pro(server: ExchangeServer, body: Callable[[Any], Awaitable[None]]) -> None:
     async def main() -> None:
         ex = pro(server)
@@ -325,12 +335,13 @@ def test_algo_updates_reach_watch_orders_under_the_algo_id(server: ExchangeServe
                                      {"triggerPrice": 62000})
         await asyncio.wait_for(pending, 10)
         trade(server, "62000")
-        done = await first(lambda: ex.watch_orders(SYMBOL),
-                           lambda u: any(o["id"] == stop["id"] and o["status"] == "closed"
-                                         for o in u))
-        assert any(o["clientOrderId"] == stop["clientOrderId"] and o["filled"] == 0.01
-                   and o["id"] != stop["id"] for o in ex.orders)  # the placed order
-        assert done
+        # the triggered algo and the order it placed come in several messages; one that
+        # arrives while no watch is pending resolves none, so wait on the stream's cache
+        await cached(ex, lambda orders: any(o["id"] == stop["id"] and o["status"] == "closed"
+                                            for o in orders))
+        await cached(ex, lambda orders: any(
+            o["clientOrderId"] == stop["clientOrderId"] and o["filled"] == 0.01
+            and o["id"] != stop["id"] for o in orders))  # the placed order, filled
     run_pro(server, body)
 
 

@@ -10,7 +10,8 @@ adopted, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, MutableSequence
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -54,6 +55,9 @@ _KIND: dict[type[OrderEvent], OrderEventKind] = {
 }
 
 _PENDING = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE)
+#: trade ids a bounded manager keeps beyond its open orders' (about 3 MB): far more
+#: fills than any venue reports in the 5 s a REST catch-up looks back
+TRADE_IDS_KEPT = 20_000
 
 
 class OrderManager:
@@ -64,12 +68,17 @@ class OrderManager:
         self.orders: dict[str, Order] = {}
         self.open_orders: dict[str, Order] = {}
         self.trips = RoundTripBook()
-        self.adopted: list[str] = []
-        self.rejections: list[tuple[str, str]] = []
-        # (instrument_id, trade_id) of every fill applied: a venue's trade ids may be
-        # unique per symbol only (Binance's are), so the instrument is part of the key.
-        # Live execution drops duplicates with it; reconciliation finds missed fills.
-        self.trade_ids: set[tuple[str, str]] = set()
+        #: ids of orders adopted and (id, reason) of refusals: all of them, or the newest
+        #: few once :meth:`retain_closed` bounds the manager
+        self.adopted: MutableSequence[str] = []
+        self.rejections: MutableSequence[tuple[str, str]] = []
+        # (instrument_id, trade_id) of every fill applied -> its order's client id, in the
+        # order applied: a venue's trade ids may be unique per symbol only (Binance's
+        # are), so the instrument is part of the key. Live execution drops duplicates
+        # with it; reconciliation finds missed fills. Bounded by :meth:`retain_closed`.
+        self.trade_ids: dict[tuple[str, str], str] = {}
+        self._trade_ids_kept = 0
+        self._trade_ids_sweep = 1 << 62  # unbounded until retain_closed
         #: closed orders, oldest first, once :meth:`retain_closed` bounds them (else None)
         self._closed: dict[str, None] | None = None
         self._closed_kept = 0
@@ -88,15 +97,26 @@ class OrderManager:
             OrderUpdateRejected: self._on_request_refused,
             AccountState: self._on_account_state})
 
-    def retain_closed(self, latest: int) -> None:
+    def retain_closed(self, latest: int, *, trade_ids: int = TRADE_IDS_KEPT) -> None:
         """From now on keep only the ``latest`` closed orders; open ones are always kept.
+        Closed round trips, rejections and adoptions keep their newest ``latest`` too.
 
         A run left trading for months would otherwise hold every order it ever sent. A
-        closed order gets no more news (a late duplicate of a fill is known by its trade
-        id, which stays in :attr:`trade_ids`), its history is in the journal, and the
-        newest ``latest`` stay for strategies, the API and races with the venue."""
-        if latest < 1:
-            raise ValueError(f"keep at least 1 closed order in memory, not {latest}")
+        closed order gets no more news, its history is in the journal, and the newest
+        ``latest`` stay for strategies, the API and races with the venue.
+
+        :attr:`trade_ids` keeps the ids of every open order's fills and of the newest
+        ``trade_ids`` fills: a late copy of a fill comes from a stream resent or a REST
+        read that looks back 5 s past the last fill, or to an open order's start (live
+        execution's catch-up and reconciliation), all inside what is kept."""
+        if latest < 1 or trade_ids < 1:
+            raise ValueError(f"keep at least 1 closed order and 1 trade id in memory, not "
+                             f"{latest} and {trade_ids}")
+        self._trade_ids_kept = trade_ids
+        self._prune_trade_ids()
+        self.trips.retain(latest)  # closed trips, rejections and adoptions: the same bound
+        self.rejections = deque(self.rejections, maxlen=latest)
+        self.adopted = deque(self.adopted, maxlen=latest)
         self._closed_kept = latest
         self._closed = {cid: None for cid, o in self.orders.items() if o.is_closed}
         self._forget_oldest()
@@ -123,6 +143,18 @@ class OrderManager:
             order = self.orders.pop(cid)  # closed orders never reopen
             for hook in self.forget_hooks:
                 hook(order)
+
+    def _prune_trade_ids(self) -> None:
+        """Keep the trade ids of open orders' fills and the newest ones; run when the
+        table has doubled, so a fill pays O(1) for it on average."""
+        kept = self._trade_ids_kept
+        ids = self.trade_ids
+        if len(ids) > kept:
+            cut = len(ids) - kept
+            is_open = self.open_orders.__contains__
+            ids = self.trade_ids = {key: cid for k, (key, cid) in enumerate(ids.items())
+                                    if k >= cut or is_open(cid)}
+        self._trade_ids_sweep = 2 * max(len(ids), kept)
 
     def apply(self, record: Record) -> Order | None:
         """Apply one journal record; return the order it concerns (if any)."""
@@ -189,7 +221,10 @@ class OrderManager:
         order = self.orders.get(fill.client_order_id)
         if order is None:
             order = self._adopt(fill)
-        self.trade_ids.add((fill.instrument_id, fill.trade_id))
+        ids = self.trade_ids
+        ids[(fill.instrument_id, fill.trade_id)] = order.client_order_id
+        if len(ids) >= self._trade_ids_sweep:
+            self._prune_trade_ids()
         order.quantity = fill.order_qty
         order.record_fill(fill.last_qty, fill.last_px)
         kind = OrderEventKind.FILLED if order.filled >= order.quantity \

@@ -14,6 +14,8 @@ from the journal (:mod:`heron.node.round_trip_table`).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 
 from heron.model.fixed import round_raw
@@ -47,7 +49,19 @@ class RoundTripBook:
     """Open round trips per instrument, and the closed ones in the order they closed."""
 
     open: dict[str, RoundTrip] = field(default_factory=dict)
-    closed: list[RoundTrip] = field(default_factory=list)
+    #: every closed trip, or the newest few once :meth:`retain` bounds them
+    closed: MutableSequence[RoundTrip] = field(default_factory=list)
+    #: trips closed so far, those let go of included (the losing-streak trigger's count)
+    closed_count: int = 0
+
+    def retain(self, latest: int) -> None:
+        """From now on keep only the newest ``latest`` closed trips in memory.
+
+        A live run that trades all day closes a trip every few orders; the journal holds
+        every fill, and ``heron trades`` rebuilds every trip from it."""
+        if latest < 1:
+            raise ValueError(f"keep at least 1 closed round trip in memory, not {latest}")
+        self.closed = deque(self.closed, maxlen=latest)
 
     def on_fill(self, iid: str, qty_before: int, signed_lots: int, ticks: int, fee: int,
                 realised: int, ts: int, order: str = "") -> None:
@@ -76,6 +90,7 @@ class RoundTripBook:
             trip.exit_ts = ts
             trip.closed = True
             self.closed.append(self.open.pop(iid))
+            self.closed_count += 1
             if lots > closing:
                 self._open(iid, signed_lots, lots - closing, ticks, fee - close_fee, ts, order)
 

@@ -18,6 +18,8 @@ from heron.model.events import OrderFilled
 from heron.model.fixed import round_raw
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from heron.model.round_trips import RoundTrip
     from heron.node.node import SimNode
 
@@ -35,7 +37,7 @@ def decimal_column(name: str, raw: list[int], scale: int) -> pl.Series:
     return pl.Series(name, texts, dtype=pl.String).cast(pl.Decimal(38, scale))
 
 
-def trades_frame(engine: SimNode, trips: list[RoundTrip]) -> pl.DataFrame:
+def trades_frame(engine: SimNode, trips: Sequence[RoundTrip]) -> pl.DataFrame:
     """One row per closed round trip, in the order they closed."""
     pf = engine.portfolio
     money = min(pf.money_precision, 24)
@@ -75,7 +77,7 @@ def trades_frame(engine: SimNode, trips: list[RoundTrip]) -> pl.DataFrame:
     ])
 
 
-def _bar_indexes(engine: SimNode, trips: list[RoundTrip]) -> tuple[list[int], list[int]]:
+def _bar_indexes(engine: SimNode, trips: Sequence[RoundTrip]) -> tuple[list[int], list[int]]:
     """Index, in its instrument's series, of each trip's entry and exit bar (vectorised)."""
     entry, exit_ = [0] * len(trips), [0] * len(trips)
     slots = engine.ctx.slots

@@ -22,7 +22,8 @@ high-water marks before they reach the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, MutableSequence
 from decimal import Decimal
 from typing import Any
 
@@ -94,8 +95,10 @@ class _Marks:
 
 #: journal records a running paper or live engine keeps in memory (the rest: on disk)
 RECORDS_KEPT = 50_000
-#: closed orders it keeps (open ones are always kept)
+#: closed orders it keeps (open ones are always kept), and as many closed round trips
 CLOSED_ORDERS_KEPT = 10_000
+#: equity samples it keeps: 10 weeks at the default one a minute
+SAMPLES_KEPT = 100_000
 
 
 class PaperEngine(SimNode):
@@ -128,8 +131,8 @@ class PaperEngine(SimNode):
         self._tops: dict[str, Any] = {}  # best bid/ask as of each book's last whole message
         self._funding: dict[tuple[str, int], str] = {}
         self.sample_ns = sample_ns
-        self.sample_ts: list[int] = []
-        self.sample_equity: list[float] = []
+        self.sample_ts: MutableSequence[int] = []
+        self.sample_equity: MutableSequence[float] = []
         self._next_sample = 0
         self.consumed = 0
         self.health_inputs = 0  # feed-health changes handed in (a paper run logs them)
@@ -149,13 +152,17 @@ class PaperEngine(SimNode):
 
     def bound_memory(self, *, records: int = RECORDS_KEPT,
                      closed_orders: int = CLOSED_ORDERS_KEPT) -> None:
-        """Keep only the newest journal records and closed orders in memory from now on.
+        """Keep only the newest journal records, closed orders (with their round trips,
+        rejections and trade ids: :meth:`OrderManager.retain_closed`) and equity samples
+        in memory from now on.
 
         Called once the run is rebuilt (a restart's checks read every record back): a
         paper or live run is meant to be left running, and its memory must not grow with
-        every order it sends. The journal on disk keeps everything."""
+        every order, fill or minute. The journal on disk keeps everything."""
         self.journal.retain(records)
         self.om.retain_closed(closed_orders)
+        self.sample_ts = deque(self.sample_ts, maxlen=SAMPLES_KEPT)
+        self.sample_equity = deque(self.sample_equity, maxlen=SAMPLES_KEPT)
 
     def is_new(self, event: Any) -> bool:
         """Whether ``event`` is newer than what this run consumed of its stream."""

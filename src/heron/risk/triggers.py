@@ -24,6 +24,7 @@ inside); drawdown is ``(peak - equity) / peak`` compared in integers.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import deque
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -168,16 +169,18 @@ class TriggerMonitor:
     # -- fills, rejections, feeds --------------------------------------------------------------
     def on_fill(self, ts: int) -> None:
         """Count losing round trips that closed with this fill; then check equity."""
-        closed = self.om.trips.closed
+        book = self.om.trips
         limit = self.limits.losing_streak
-        for trip in closed[self._trips_seen:]:
+        fresh = book.closed_count - self._trips_seen  # at most one per instrument a fill
+        closed = book.closed
+        for trip in itertools.islice(closed, max(len(closed) - fresh, 0), None):
             self.streak = self.streak + 1 if trip.net < 0 else 0
             if limit is not None and self.streak >= limit:
                 self.machine.fire(Trigger.LOSING_STREAK,
                                   f"{self.streak} losing round trips in a row",
                                   {"streak": str(self.streak), "limit": str(limit),
                                    "last_net": str(self.portfolio.money(trip.net))})
-        self._trips_seen = len(closed)
+        self._trips_seen = book.closed_count
         if self.limits.watches_equity:
             self.check_equity(ts)
 
