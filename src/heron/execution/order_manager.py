@@ -10,7 +10,7 @@ adopted, never dropped.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, MutableSequence
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -79,8 +79,10 @@ class OrderManager:
         self.trade_ids: dict[tuple[str, str], str] = {}
         self._trade_ids_kept = 0
         self._trade_ids_sweep = 1 << 62  # unbounded until retain_closed
-        #: closed orders, oldest first, once :meth:`retain_closed` bounds them (else None)
-        self._closed: dict[str, None] | None = None
+        #: closed orders, oldest first, once :meth:`retain_closed` bounds them (else None);
+        #: an OrderedDict, whose popitem(last=False) is O(1): a plain dict's first key
+        #: costs a scan past every key deleted from its front since its last resize
+        self._closed: OrderedDict[str, None] | None = None
         self._closed_kept = 0
         #: called with each closed order the manager lets go of (live maps drop its ids)
         self.forget_hooks: list[Callable[[Order], None]] = []
@@ -118,7 +120,8 @@ class OrderManager:
         self.rejections = deque(self.rejections, maxlen=latest)
         self.adopted = deque(self.adopted, maxlen=latest)
         self._closed_kept = latest
-        self._closed = {cid: None for cid, o in self.orders.items() if o.is_closed}
+        self._closed = OrderedDict((cid, None) for cid, o in self.orders.items()
+                                   if o.is_closed)
         self._forget_oldest()
 
     @property
@@ -138,8 +141,7 @@ class OrderManager:
         closed = self._closed
         assert closed is not None
         while len(closed) > self._closed_kept:
-            cid = next(iter(closed))
-            del closed[cid]
+            cid, _ = closed.popitem(last=False)
             order = self.orders.pop(cid)  # closed orders never reopen
             for hook in self.forget_hooks:
                 hook(order)
