@@ -24,7 +24,6 @@ inside); drawdown is ``(peak - equity) / peak`` compared in integers.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import deque
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -171,9 +170,12 @@ class TriggerMonitor:
         """Count losing round trips that closed with this fill; then check equity."""
         book = self.om.trips
         limit = self.limits.losing_streak
-        fresh = book.closed_count - self._trips_seen  # at most one per instrument a fill
         closed = book.closed
-        for trip in itertools.islice(closed, max(len(closed) - fresh, 0), None):
+        # the trips closed since the last fill (at most one a fill), read from the end:
+        # O(1) on the bounded deque a live run keeps as on a backtest's list
+        fresh = min(book.closed_count - self._trips_seen, len(closed))
+        for back in range(fresh, 0, -1):
+            trip = closed[-back]
             self.streak = self.streak + 1 if trip.net < 0 else 0
             if limit is not None and self.streak >= limit:
                 self.machine.fire(Trigger.LOSING_STREAK,
