@@ -69,16 +69,13 @@ async def retained(bounded: bool, kind: str, fill: int, cycles: int) -> dict[str
         heron = bench_exec.Heron(emu.url, Path(tmp), streams=True, bounded=bounded)
         await heron.open()
         try:
-            if kind == "trip":
-                await round_trips(heron, fill)
-            else:
-                await heron.worker(0, fill)  # no samples: the bench itself keeps nothing
+            # no samples kept: the bench itself holds nothing per cycle
+            run = (lambda start, count: round_trips(heron, count)) if kind == "trip" \
+                else heron.worker
+            await run(0, fill)
             gc.collect()
             before = tracemalloc.get_traced_memory()[0]
-            if kind == "trip":
-                await round_trips(heron, cycles)
-            else:
-                await heron.worker(fill, cycles)
+            await run(fill, cycles)
             gc.collect()
             after = tracemalloc.get_traced_memory()[0]
             engine = heron.engine
