@@ -53,7 +53,8 @@ Body = Callable[[LiveEngine, ExchangeServer], Awaitable[None]]
 
 
 def live(server: ExchangeServer, tmp_path: Path, body: Body, *, streams: bool = True,
-         poll_s: float = 30.0, dialect: BinanceUsdmDialect | None = None) -> LiveEngine:
+         poll_s: float = 30.0, dialect: BinanceUsdmDialect | None = None,
+         strategy: Strategy | None = None) -> LiveEngine:
     """Open a client and an engine on the emulator, run ``body``, stop everything."""
     async def main() -> LiveEngine:
         client = CcxtClient(dialect or BinanceUsdmDialect(),
@@ -61,7 +62,7 @@ def live(server: ExchangeServer, tmp_path: Path, body: Body, *, streams: bool = 
                             [SYMBOL], endpoint=server.url)
         await client.open()
         engine = LiveEngine(client=client, instruments=list(client.instruments.values()),
-                            strategies=[Idle()], cash=Decimal(10000),
+                            strategies=[strategy or Idle()], cash=Decimal(10000),
                             journal_path=tmp_path / "journal.sqlite", bar_ns=60_000_000_000,
                             book_streams=set(), quote_streams=set(), book_rules={},
                             header={}, id_tag="T", lost_grace_s=0.2)
@@ -112,6 +113,45 @@ def fills(engine: LiveEngine) -> list[OrderFilled]:
     return [r for r in engine.journal.records if isinstance(r, OrderFilled)]
 
 
+class Watcher(Strategy):
+    """Notes, at each order event, what ``wire`` says was already written."""
+
+    name = "idle"
+
+    def __init__(self, wire: list[str]) -> None:
+        super().__init__()
+        self.wire = wire
+        self.seen: list[tuple[OrderStatus, list[str]]] = []
+
+    def on_order(self, order: Any, event: Any) -> None:
+        self.seen.append((order.status, list(self.wire)))
+
+
+def traced(engine: LiveEngine, written: list[str]) -> Awaitable[None]:
+    """Give ``engine``'s ccxt a session that notes each order request's method as its
+    headers are written; returns the warm-up call (a pooled connection, as a running
+    client has)."""
+    import aiohttp
+
+    async def on_sent(_: Any, __: Any, params: Any) -> None:
+        if params.url.path == "/fapi/v1/order":
+            written.append(params.method)
+
+    async def swap() -> None:
+        exchange = engine.execution.client.exchange  # type: ignore[attr-defined]
+        await exchange.session.close()
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(on_sent)
+        exchange.session = aiohttp.ClientSession(trace_configs=[trace])
+        await exchange.fetch_time()
+    return swap()
+
+
+def kinds_of(engine: LiveEngine, cid: str) -> list[str]:
+    return [type(r).__name__ for r in engine.journal.records
+            if getattr(r, "client_order_id", None) == cid]
+
+
 # -- lifecycles --------------------------------------------------------------------------
 def test_limit_order_accepted_amended_in_place_and_canceled(server: ExchangeServer,
                                                            tmp_path: Path) -> None:
@@ -145,22 +185,11 @@ def test_a_command_is_on_the_wire_before_the_strategys_call_returns(
         server: ExchangeServer, tmp_path: Path) -> None:
     """Commands start eagerly: the request is written inside ``send``, not after the event
     loop gets round to the command's task (``heron.core.eager``)."""
-    import aiohttp
-
     written: list[str] = []
     state: dict[str, Any] = {}
 
-    async def on_sent(_: Any, __: Any, params: Any) -> None:
-        if params.url.path == "/fapi/v1/order":
-            written.append(params.method)
-
     async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
-        exchange = engine.execution.client.exchange  # type: ignore[attr-defined]
-        await exchange.session.close()
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(on_sent)
-        exchange.session = aiohttp.ClientSession(trace_configs=[trace])
-        await exchange.fetch_time()  # a pooled connection, as a running client has
+        await traced(engine, written)
         cid = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000.10")
         state["after_submit"] = list(written)
         await engine.execution.drain()
@@ -173,6 +202,60 @@ def test_a_command_is_on_the_wire_before_the_strategys_call_returns(
     assert state["accepted"] is OrderStatus.ACCEPTED
     assert state["after_cancel"] == ["POST", "DELETE"]
     assert all(o.status is OrderStatus.CANCELED for o in engine.om.orders.values())
+
+
+def test_order_submitted_is_announced_once_the_request_is_written(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """A live venue emits ``OrderSubmitted`` after the request is out, so the event and
+    the strategy's ``on_order`` for it are not on the path to the venue; it still comes
+    before any answer."""
+    written: list[str] = []
+    watcher = Watcher(written)
+    state: dict[str, Any] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        await traced(engine, written)
+        before = engine.execution.now()
+        cid = state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010",
+                                    "60000.10")
+        state["status"] = engine.om.orders[cid].status
+        state["before"] = before
+        await engine.execution.drain()
+
+    engine = live(server, tmp_path, body, streams=False, strategy=watcher)
+    cid = state["cid"]
+    assert state["status"] is OrderStatus.SUBMITTED  # announced inside the call
+    assert watcher.seen[:2] == [(OrderStatus.SUBMITTED, ["POST"]),
+                                (OrderStatus.ACCEPTED, ["POST"])]
+    assert kinds_of(engine, cid) == ["SubmitOrder", "OrderSubmitted", "OrderAccepted"]
+    [announced] = [r for r in engine.journal.records if type(r).__name__ == "OrderSubmitted"]
+    assert announced.ts_event >= state["before"]  # the time it left, on the wall clock
+
+
+def test_a_venue_refusal_raised_inside_the_call_follows_the_announcement(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """ccxt can refuse an order before sending it (its own argument checks), inside the
+    strategy's call: the order is still announced, then rejected, never left waiting."""
+    import ccxt
+
+    written: list[str] = []
+    watcher = Watcher(written)
+    state: dict[str, str] = {}
+
+    async def refuse(*_: Any, **__: Any) -> Any:
+        raise ccxt.InvalidOrder("binanceusdm createOrder() refused before sending")
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        engine.execution.client.exchange.create_order = refuse  # type: ignore[attr-defined]
+        state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000.10")
+
+    engine = live(server, tmp_path, body, streams=False, strategy=watcher)
+    cid = state["cid"]
+    assert [status for status, _ in watcher.seen] == [OrderStatus.SUBMITTED,
+                                                      OrderStatus.REJECTED]
+    assert kinds_of(engine, cid) == ["SubmitOrder", "OrderSubmitted", "OrderRejected"]
+    assert "refused before sending" in dict(engine.om.rejections)[cid]
+    assert placements(server) == 0
 
 
 def test_market_order_fills_once_from_stream_and_rest_with_the_venue_fee(

@@ -50,6 +50,7 @@ from heron.model.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderSubmitted,
     OrderTriggered,
     OrderUpdated,
     OrderUpdateRejected,
@@ -66,6 +67,11 @@ Now = Callable[[], int]
 
 class LiveExecution:
     """Commands to a venue account, and the account's news back as events."""
+
+    #: the engine leaves ``OrderSubmitted`` to this venue: it is emitted once the
+    #: placement's request is written (or refused before sending), not before, so the
+    #: event and the strategy's ``on_order`` for it stay off the path to the venue
+    announces_submit = True
 
     def __init__(self, client: VenueClient, om: OrderManager, emit: Emit, now: Now, *,
                  lost_grace_s: float = 1.0, lost_attempts: int = 3,
@@ -129,15 +135,25 @@ class LiveExecution:
     def submit(self, cmd: SubmitOrder) -> None:
         if cmd.tag == ADOPTED:  # an order the venue already has: journaled, never sent
             self.counters["adopted_not_sent"] += 1
+            self._announce(cmd.client_order_id, cmd.instrument_id)
             return
         problem = self.client.check(cmd)
         if problem is not None:
             self.counters["refused_before_sending"] += 1
+            self._announce(cmd.client_order_id, cmd.instrument_id)
             now = self.now()
             self.emit(OrderRejected(now, now, cmd.client_order_id, cmd.instrument_id,
                                     f"not sent: {problem}"))
             return
-        self._chain(cmd.client_order_id, self._submit(cmd))
+        self._chain(cmd.client_order_id, self._submit(cmd))  # eager: the request is out
+        self._announce(cmd.client_order_id, cmd.instrument_id)
+
+    def _announce(self, client_order_id: str, instrument_id: str) -> None:
+        """``OrderSubmitted`` for an order still INITIALIZED (once: the status says)."""
+        order = self.om.orders.get(client_order_id)
+        if order is not None and order.status is OrderStatus.INITIALIZED:
+            now = self.now()
+            self.emit(OrderSubmitted(now, now, client_order_id, instrument_id))
 
     def cancel(self, cmd: CancelOrder) -> None:
         self._chain(cmd.client_order_id, self._cancel(cmd))
@@ -250,6 +266,7 @@ class LiveExecution:
         return found
 
     def _reject(self, cmd: SubmitOrder, reason: str) -> None:
+        self._announce(cmd.client_order_id, cmd.instrument_id)  # refused inside the call
         order = self.om.orders.get(cmd.client_order_id)
         if order is not None and order.status is OrderStatus.SUBMITTED:
             now = self.now()

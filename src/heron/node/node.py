@@ -293,12 +293,16 @@ class SimNode:
 
     def _submit(self, cmd: SubmitOrder) -> None:
         order = self.om.apply(cmd)
-        now = self.clock.ts
-        self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
-        if order is not None and order.status is OrderStatus.SUBMITTED:
+        assert order is not None  # a SubmitOrder always makes an order
+        if self.venue.announces_submit:  # live: OrderSubmitted once the request is out
             self.venue.submit(cmd)
-            if order.status is OrderStatus.SUBMITTED:  # a live venue answers later
-                self.state_driver.track(order)
+        else:
+            now = self.clock.ts
+            self.emit(OrderSubmitted(now, now, cmd.client_order_id, cmd.instrument_id))
+            if order.status is OrderStatus.SUBMITTED:  # not canceled by its on_order
+                self.venue.submit(cmd)
+        if order.status is OrderStatus.SUBMITTED:  # a live venue answers later
+            self.state_driver.track(order)
 
     def _refused(self, cmd: Record) -> bool:
         why = self.state_driver.refusal(cmd)
