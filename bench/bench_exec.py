@@ -2,7 +2,7 @@
 
     python bench/bench_exec.py [--quick] [--orders N] [--modes submit,router]
         [--throughput-orders N] [--concurrency 1,8,32] [--no-streams] [--no-ccxt]
-        [--profile FILE] [--data DIR] [--markdown FILE] [--json FILE]
+        [--log-json] [--profile FILE] [--data DIR] [--markdown FILE] [--json FILE]
 
 Venue: ``heron emulator --venue binanceusdm`` (the loopback Binance USD-M exchange, no
 added latency) started as **a subprocess** on a free port, so its request handling and
@@ -18,7 +18,9 @@ The client is what ``heron live`` runs: a :class:`~heron.venues.ccxt.client.Ccxt
 ``heron live`` bounds it, ``LiveEngine.bound_memory``) with its
 :class:`~heron.execution.live.LiveExecution`, the private user-data stream followed
 (``run_streams``, as ``heron live``; ``--no-streams`` leaves it off; its periodic REST
-catch-up held off, see ``POLL_S``) and the journal flushed every 100 ms. The rate
+catch-up held off, see ``POLL_S``), the order log watching the records
+(``watch_orders``; with ``--log-json`` its lines rendered as JSON to a file, as
+``heron live --log-json 2>FILE``) and the journal flushed every 100 ms. The rate
 limiter is the real one with the venue's own buckets (weight, orders per 10 s and per
 minute, fed by the emulator's usage headers) but limits of 10^12, so it does all its
 work and never throttles: the emulator does not enforce limits, and a throttled request
@@ -75,6 +77,7 @@ import asyncio
 import cProfile
 import gc
 import json
+import logging
 import os
 import signal
 import socket
@@ -336,9 +339,11 @@ class Trader(Strategy):
 class Heron:
     """``heron live``'s path on the emulator: client, engine, streams, journal flushes."""
 
-    def __init__(self, url: str, tmp: Path, streams: bool, *, bounded: bool = True) -> None:
+    def __init__(self, url: str, tmp: Path, streams: bool, *, bounded: bool = True,
+                 log_json: bool = False) -> None:
         self.url, self.tmp, self.streams = url, tmp, streams
         self.bounded = bounded  # heron live's memory bound (bench_memory compares both)
+        self.log_json = log_json  # heron live --log-json: order lines rendered to a file
         self.stamps = Stamps()
         self.trader = Trader()
         self.trader.setup()
@@ -370,6 +375,15 @@ class Heron:
             id_tag="B")
         if self.bounded:
             self.engine.bound_memory()  # as heron live does once restored
+        if self.log_json:  # heron live --log-json 2>FILE: INFO lines to a file
+            from heron.observe.logs import bind_run, configure_logging
+
+            self._log = (self.tmp / "log.jsonl").open("w", encoding="utf-8")
+            self._handler = configure_logging(json=True, stream=self._log)
+            bind_run(run="bench", strategy=self.trader.name, venue="binanceusdm")
+        from heron.observe.logs import watch_orders
+
+        watch_orders(self.engine)  # as heron live does: the order log (lines at INFO)
         self.engine.start()
         gc.freeze()  # as heron live does once started: long-lived objects out of full GCs
         stamp_tasks(self.engine.execution, self.stamps, ("_submit", "_cancel"))
@@ -401,6 +415,11 @@ class Heron:
             self.engine.journal.close()
         if self.client is not None:
             await self.client.close()
+        if self.log_json:
+            root = logging.getLogger()  # the next phase starts as this one did
+            root.removeHandler(self._handler)
+            root.setLevel(logging.WARNING)
+            self._log.close()
 
     def _decide(self, mode: str, i: int) -> str:
         """The strategy's decision: one resting order on alternating sides."""
@@ -583,7 +602,8 @@ async def run_heron(args: argparse.Namespace, venue_dir: Path, tmp: Path) -> dic
         name = f"{mode}-throughput" if load else mode
         (tmp / name).mkdir()
         with Emulator(venue_dir) as emulator:
-            heron = Heron(emulator.url, tmp / name, streams=not args.no_streams)
+            heron = Heron(emulator.url, tmp / name, streams=not args.no_streams,
+                          log_json=args.log_json)
             await heron.open()
             try:
                 if load:
@@ -722,6 +742,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-streams", action="store_true",
                         help="do not follow the private user-data stream")
     parser.add_argument("--no-ccxt", action="store_true", help="skip the bare ccxt peer")
+    parser.add_argument("--log-json", action="store_true",
+                        help="heron as `heron live --log-json`: its JSON order lines "
+                             "rendered to a file")
     parser.add_argument("--profile", type=Path, help="cProfile one submit pass into FILE")
     parser.add_argument("--data", type=Path, default=DEFAULT_VENUE)
     parser.add_argument("--markdown", type=Path)

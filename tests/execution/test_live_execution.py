@@ -10,12 +10,14 @@ next to what heron recorded, so a duplicate or a forgotten fill shows on either 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.contextvars import clear_contextvars
 
 from conftest import loopback_exchange
 from heron.core.journal_store import JournalReader
@@ -127,15 +129,18 @@ class Watcher(Strategy):
         self.seen.append((order.status, list(self.wire)))
 
 
-def traced(engine: LiveEngine, written: list[str]) -> Awaitable[None]:
+def traced(engine: LiveEngine, written: list[str],
+           then: Callable[[], None] | None = None) -> Awaitable[None]:
     """Give ``engine``'s ccxt a session that notes each order request's method as its
-    headers are written; returns the warm-up call (a pooled connection, as a running
-    client has)."""
+    headers are written (and calls ``then``); returns the warm-up call (a pooled
+    connection, as a running client has)."""
     import aiohttp
 
     async def on_sent(_: Any, __: Any, params: Any) -> None:
         if params.url.path == "/fapi/v1/order":
             written.append(params.method)
+            if then is not None:
+                then()
 
     async def swap() -> None:
         exchange = engine.execution.client.exchange  # type: ignore[attr-defined]
@@ -230,6 +235,45 @@ def test_order_submitted_is_announced_once_the_request_is_written(
     assert kinds_of(engine, cid) == ["SubmitOrder", "OrderSubmitted", "OrderAccepted"]
     [announced] = [r for r in engine.journal.records if type(r).__name__ == "OrderSubmitted"]
     assert announced.ts_event >= state["before"]  # the time it left, on the wall clock
+
+
+def test_order_log_lines_are_rendered_after_the_request_is_written(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """With JSON logs (``heron live --log-json``) each order line costs more than the
+    rest of the path to the venue: they are rendered once the request is out, still in
+    order and naming the order."""
+    import json
+    import logging
+
+    from heron.observe.logs import configure_logging, watch_orders
+
+    out = io.StringIO()
+    written: list[str] = []
+    at_write: list[str] = []
+    state: dict[str, str] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        await traced(engine, written, lambda: at_write.append(out.getvalue()))
+        watch_orders(engine)  # as heron live does
+        state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000.10")
+        await engine.execution.drain()
+        await asyncio.sleep(0)
+
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging(json=True, stream=out)
+    try:
+        live(server, tmp_path, body, streams=False)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        clear_contextvars()
+    assert written == ["POST"] and "SubmitOrder" not in at_write[0]
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    order_lines = [line for line in lines if line["logger"] == "heron.orders"]
+    assert [line["event"] for line in order_lines] == ["SubmitOrder", "OrderSubmitted",
+                                                       "OrderAccepted"]
+    assert {line["client_order_id"] for line in order_lines} == {state["cid"]}
 
 
 def test_a_venue_refusal_raised_inside_the_call_follows_the_announcement(

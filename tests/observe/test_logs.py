@@ -7,6 +7,7 @@ subprocess against the loopback venue and is scraped from this process over HTTP
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -32,6 +33,7 @@ from heron.model.events import OrderFilled
 from heron.node.paper import PaperEngine
 from heron.observe.logs import (
     SINK_ERRORS,
+    OrderLog,
     bind_run,
     configure_logging,
     end_order_context,
@@ -121,6 +123,36 @@ def test_json_lines_carry_run_strategy_instrument_and_order(
     assert {line["client_order_id"] for line in order_lines} == \
         {f.client_order_id for f in fills}
     assert SECRET not in out.getvalue()
+
+
+def test_inside_a_running_loop_order_lines_wait_for_the_call_and_keep_its_order(
+        restore_logging: None) -> None:
+    """A paper or live run: lines are rendered once the loop gets back control (after the
+    order's request is out), in record order, each naming its order even after the next
+    market event cleared the binding."""
+    from heron.model.events import OrderSubmitted, SubmitOrder
+    from heron.model.orders import OrderSide, OrderType
+
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    order_log = OrderLog()
+    first = SubmitOrder(1, 1, "O-1", "s", BTC_GRID.id, OrderSide.BUY, OrderType.MARKET, 5)
+    second = SubmitOrder(2, 2, "O-2", "s", BTC_GRID.id, OrderSide.SELL, OrderType.MARKET, 5)
+
+    async def call() -> str:
+        order_log.observe(first)
+        order_log.observe(OrderSubmitted(1, 1, "O-1", BTC_GRID.id))
+        order_log.observe(second)
+        end_order_context()  # the next market event
+        during = out.getvalue()
+        await asyncio.sleep(0)
+        return during
+
+    assert asyncio.run(call()) == ""
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["event"], line["client_order_id"]) for line in lines] == [
+        ("SubmitOrder", "O-1"), ("OrderSubmitted", "O-1"), ("SubmitOrder", "O-2")]
+    assert lines[2]["side"] == "sell" and lines[2]["quantity"] == 5
 
 
 def test_a_closed_log_sink_is_counted_and_trading_goes_on(

@@ -74,15 +74,9 @@ class TargetExecutor:
         position = self.om.portfolio.positions[instrument_id].qty
         plan = router.plan(targets, resting, state=self.state(), position=position,
                            reference_price=reference_price)
-        for dropped in plan.dropped:
-            log.info("router %s %s: drop %s (%s)", strategy_id, instrument_id,
-                     dropped.target, dropped.reason.value)
         for action in plan.actions:
-            if action.kind is not ActionKind.NOOP:
-                log.info("router %s %s: %s %s (%s)", strategy_id, instrument_id,
-                         action.kind.value, action.client_order_id or action.target,
-                         action.reason.value)
             self._act(strategy_id, instrument_id, action, decision_price)
+        _log(strategy_id, instrument_id, plan)  # once the requests are out, not between
         return plan
 
     def _in_flight(self, strategy_id: str, instrument_id: str) -> list[Order]:
@@ -141,6 +135,20 @@ class TargetExecutor:
             if ended and self.replacements.pop(cid, None) is not None:
                 log.info("router: replacement for %s dropped (the order %s)", cid,
                              "filled" if kind is OrderFilled else "could not be canceled")
+
+
+def _log(strategy_id: str, instrument_id: str, plan: Plan) -> None:
+    """Every decision of ``plan`` with its reason (the counts are the router's)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for dropped in plan.dropped:
+        log.info("router %s %s: drop %s (%s)", strategy_id, instrument_id,
+                 dropped.target, dropped.reason.value)
+    for action in plan.actions:
+        if action.kind is not ActionKind.NOOP:
+            log.info("router %s %s: %s %s (%s)", strategy_id, instrument_id,
+                     action.kind.value, action.client_order_id or action.target,
+                     action.reason.value)
 
 
 def _submit(now: int, cid: str, strategy_id: str, iid: str, target: Target,
