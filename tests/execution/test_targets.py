@@ -97,3 +97,6 @@ def test_every_decision_is_logged_with_its_reason_after_the_plans_requests(
     cancels = [message for message, _ in lines.lines[4:]]
     assert all(": cancel " in m and m.endswith("(unmatched)") for m in cancels)
     assert any(cid in m for m in cancels)
+    placed = [r for r in engine.journal.records if isinstance(r, SubmitOrder)]
+    mark = engine.portfolio.marks[INST.id]
+    assert mark and [r.decision_price for r in placed] == [mark, mark]  # slippage's base

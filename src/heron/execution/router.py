@@ -188,10 +188,11 @@ class RouterCounters:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def record(self, plan: Plan) -> None:
+        counts = self.counts  # the members are str: (kind, reason) == ("new", "new_target")
         for action in plan.actions:
-            self.counts[(action.kind.value, action.reason.value)] += 1
+            counts[(action.kind, action.reason)] += 1
         for drop in plan.dropped:
-            self.counts[("drop", drop.reason.value)] += 1
+            counts[("drop", drop.reason)] += 1
 
     def by_action(self) -> dict[str, int]:
         totals: Counter[str] = Counter()
@@ -257,7 +258,8 @@ class SmartOrderRouter:
             else:
                 actions.append(Action(ActionKind.NEW, Reason.NEW_TARGET, target.side,
                                       target=target, change=target.quantity))
-        plan = Plan(tuple(sorted(actions, key=_action_order)), tuple(dropped))
+        plan = Plan(tuple(sorted(actions, key=_action_order) if len(actions) > 1
+                          else actions), tuple(dropped))
         self.counters.record(plan)
         return plan
 
@@ -388,6 +390,8 @@ def _leftover(order: Order, state: TradingState, dropped_keys: set[str]) -> Acti
 def _match(targets: list[Target], orders: list[Order]
            ) -> tuple[list[tuple[Target, Order]], list[Target], list[Order]]:
     """Pairs by intent key, then by nearest price; returns pairs and both leftovers."""
+    if not targets or not orders:  # nothing to pair (a plain new order, a plain cancel)
+        return [], targets, sorted(orders, key=lambda o: o.client_order_id)
     free_t = dict(enumerate(targets))
     free_o = {o.client_order_id: o for o in orders}
     pairs: list[tuple[Target, Order]] = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from heron.execution.order_manager import OrderManager
 from heron.execution.router import (
@@ -153,12 +152,9 @@ def _log(strategy_id: str, instrument_id: str, plan: Plan) -> None:
 
 def _submit(now: int, cid: str, strategy_id: str, iid: str, target: Target,
             decision_price: int | None) -> SubmitOrder:
-    fields: dict[str, Any] = {}
-    if decision_price is not None and "decision_price" in SubmitOrder.__struct_fields__:
-        fields["decision_price"] = decision_price
     return SubmitOrder(now, now, cid, strategy_id, iid, target.side, target.order_type,
                        target.quantity, target.price, None, target.time_in_force,
-                       target.post_only, target.reduce_only, None, target.key, **fields)
+                       target.post_only, target.reduce_only, None, target.key, decision_price)
 
 
 __all__ = ["TargetExecutor"]
