@@ -96,3 +96,49 @@ def test_two_nodes_in_one_process_keep_their_own_registries() -> None:
         "heron_observe_errors_total", {"run": "a", "where": "market_event"}) == 1
     assert second.registry.get_sample_value(
         "heron_observe_errors_total", {"run": "b", "where": "market_event"}) is None
+
+
+class Quoter(Strategy):
+    """Sends nothing by itself: the test calls ``target_orders``."""
+
+    name = "quoter"
+
+
+def test_router_decisions_are_counted_by_action_and_reason_once_each() -> None:
+    from heron.execution.router import Target
+    from heron.model.data import Quote
+    from heron.model.orders import OrderSide
+
+    metrics = NodeMetrics("routed")
+    engine = PaperEngine(
+        instruments=[BTC_GRID], strategies=[Quoter()], cash=Decimal(100_000),
+        venue=SimVenueConfig(), journal_path=None, bar_ns=1_000_000_000, book_streams=set(),
+        quote_streams={BTC_GRID.id}, book_rules={BTC_GRID.id: LinkedSequence()}, header={})
+    metrics.attach(engine)
+    engine.start()
+    engine.consume(Quote(BTC_GRID, 1_000, 1_000, BTC_GRID.ticks(Decimal("60000")),
+                         BTC_GRID.ticks(Decimal("60000.01")), 10**6, 10**6, 0))
+    quoter = engine.strategies[0]
+
+    def bid(price: str) -> list[Target]:
+        return [Target(OrderSide.BUY, BTC_GRID.lots(Decimal("0.01")),
+                       BTC_GRID.ticks(Decimal(price)), key="bid", post_only=True),
+                Target(OrderSide.SELL, 0, BTC_GRID.ticks(Decimal("61000")), key="ask")]
+
+    def count(action: str, reason: str) -> float | None:
+        return metrics.registry.get_sample_value("heron_router_decisions_total", {
+            "run": "routed", "instrument": BTC_GRID.id, "action": action, "reason": reason})
+
+    quoter.target_orders(bid("59000"))
+    assert count("new", "new_target") is None  # read from the routers on refresh only
+    metrics.refresh()
+    metrics.refresh()  # a second read adds nothing
+    assert (count("new", "new_target"), count("drop", "non_positive_quantity")) == (1, 1)
+    quoter.target_orders(bid("59000"))
+    quoter.target_orders(bid("59001"))
+    quoter.target_orders([])
+    metrics.refresh()
+    assert count("noop", "unchanged") == 1
+    assert count("amend", "reprice") == 1
+    assert count("cancel", "unmatched") == 1
+    assert count("drop", "non_positive_quantity") == 3

@@ -18,6 +18,9 @@ Where the numbers come from, and why that way:
   :meth:`NodeMetrics.venue_call` just before the venue client call;
 * **feed lag, reconnects, gaps, state**: :meth:`NodeMetrics.feed_health`, for each
   :class:`~heron.model.feed.FeedHealth` report the feed already sends;
+* **router decisions**: each instrument's router counts its decisions by action and
+  reason as it plans; :meth:`NodeMetrics.refresh` adds what is new to the counter (the
+  order path pays no metric update);
 * **equity, drawdown, exposure, trading state**: :meth:`NodeMetrics.refresh`, run by the
   metrics server before each scrape and on its 100 ms timer, in the node's event loop
   (never concurrently with the engine, so it reads a consistent portfolio).
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -112,6 +115,9 @@ class _Families:
                               ["run"])
         self.gross = gauge("heron_exposure_gross", "sum of |position notional|", ["run"])
         self.net = gauge("heron_exposure_net", "sum of signed position notional", ["run"])
+        self.router = counter("heron_router_decisions", "the smart order router's "
+                              "decisions by action and reason (targets dropped: action "
+                              "\"drop\")", ["run", "instrument", "action", "reason"])
         self.errors = counter("heron_observe_errors", "metric or log updates that failed "
                               "(trading went on)", ["run", "where"])
 
@@ -137,6 +143,7 @@ class NodeMetrics:
         self._time_venue = False  # only a live venue client calls back
         self._peak: float | None = None
         self._errors_before = _sink_errors()  # only this node's life counts
+        self._routed: dict[tuple[str, str, str], int] = {}  # router counts exported
         self.m.errors.labels(run, "records")  # present (at 0) from the start
 
     # -- wiring --------------------------------------------------------------------------
@@ -146,6 +153,7 @@ class NodeMetrics:
 
         self.node = node
         node.bus.subscribe(RECORDS, self.observe)
+        self._routed = dict(_router_counts(node))  # a paper restart's replay is not news
         execution = getattr(node, "execution", None)
         if execution is not None and hasattr(execution, "observer"):
             execution.observer = self.venue_call
@@ -303,6 +311,7 @@ class NodeMetrics:
             self._refresh_account()
             self._refresh_state()
             self._refresh_sinks()
+            self._refresh_router()
         except Exception as exc:
             self.failed("refresh", exc)
 
@@ -344,6 +353,16 @@ class NodeMetrics:
                 self._child(family, self.run, str(member.value)).set(
                     1 if member is value else 0)
 
+    def _refresh_router(self) -> None:
+        """The routers' decision counts into ``heron_router_decisions_total``."""
+        if self.node is None:
+            return
+        for key, count in _router_counts(self.node):
+            seen = self._routed.get(key, 0)
+            if count > seen:
+                self._child(self.m.router, self.run, *key).inc(count - seen)
+                self._routed[key] = count
+
     def _refresh_sinks(self) -> None:
         """Log-sink failures (counted by :mod:`heron.observe.logs`) into the errors."""
         for where, count in _sink_errors().items():
@@ -351,6 +370,14 @@ class NodeMetrics:
             if count > seen:
                 self.m.errors.labels(self.run, where).inc(count - seen)
                 self._errors_before[where] = count
+
+
+def _router_counts(node: SimNode) -> Iterator[tuple[tuple[str, str, str], int]]:
+    """``((instrument, action, reason), count)`` of every router of ``node``: the routers
+    count each decision as they plan (off the order path); the metric reads them here."""
+    for iid, router in node.targets.routers.items():
+        for (action, reason), count in router.counters.counts.items():
+            yield (iid, str(action), str(reason)), count
 
 
 def _sink_errors() -> dict[str, int]:
