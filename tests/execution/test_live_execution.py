@@ -118,7 +118,7 @@ def fills(engine: LiveEngine) -> list[OrderFilled]:
 class Watcher(Strategy):
     """Notes, at each order event, what ``wire`` says was already written."""
 
-    name = "idle"
+    name = "idle"  # the strategy id ``submit`` sends under: its orders' hooks are ours
 
     def __init__(self, wire: list[str]) -> None:
         super().__init__()
