@@ -209,30 +209,44 @@ def test_a_command_is_on_the_wire_before_the_strategys_call_returns(
     assert all(o.status is OrderStatus.CANCELED for o in engine.om.orders.values())
 
 
-def test_order_submitted_is_announced_once_the_request_is_written(
+def test_each_command_is_announced_once_its_request_is_written(
         server: ExchangeServer, tmp_path: Path) -> None:
-    """A live venue emits ``OrderSubmitted`` after the request is out, so the event and
-    the strategy's ``on_order`` for it are not on the path to the venue; it still comes
-    before any answer."""
+    """A live venue emits ``OrderSubmitted``, ``OrderUpdateRequested`` and
+    ``OrderCancelRequested`` after the request is out, so the event and the strategy's
+    ``on_order`` for it are not on the path to the venue; each still comes before any
+    answer, and inside the strategy's call."""
     written: list[str] = []
     watcher = Watcher(written)
     state: dict[str, Any] = {}
 
     async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
         await traced(engine, written)
-        before = engine.execution.now()
+        inst = engine.instruments[0]
+        state["before"] = engine.execution.now()
         cid = state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010",
                                     "60000.10")
-        state["status"] = engine.om.orders[cid].status
-        state["before"] = before
+        statuses = [engine.om.orders[cid].status]
         await engine.execution.drain()
+        engine.send(AmendOrder(0, 0, cid, "idle", inst.id, price=inst.ticks(Decimal("60001"))))
+        statuses.append(engine.om.orders[cid].status)
+        await engine.execution.drain()
+        engine.send(CancelOrder(0, 0, cid, "idle", inst.id))
+        statuses.append(engine.om.orders[cid].status)
+        await engine.execution.drain()
+        state["statuses"] = statuses
 
     engine = live(server, tmp_path, body, streams=False, strategy=watcher)
     cid = state["cid"]
-    assert state["status"] is OrderStatus.SUBMITTED  # announced inside the call
-    assert watcher.seen[:2] == [(OrderStatus.SUBMITTED, ["POST"]),
-                                (OrderStatus.ACCEPTED, ["POST"])]
-    assert kinds_of(engine, cid) == ["SubmitOrder", "OrderSubmitted", "OrderAccepted"]
+    assert state["statuses"] == [OrderStatus.SUBMITTED, OrderStatus.PENDING_UPDATE,
+                                 OrderStatus.PENDING_CANCEL]  # announced inside the call
+    assert watcher.seen == [
+        (OrderStatus.SUBMITTED, ["POST"]), (OrderStatus.ACCEPTED, ["POST"]),
+        (OrderStatus.PENDING_UPDATE, ["POST", "PUT"]), (OrderStatus.ACCEPTED, ["POST", "PUT"]),
+        (OrderStatus.PENDING_CANCEL, ["POST", "PUT", "DELETE"]),
+        (OrderStatus.CANCELED, ["POST", "PUT", "DELETE"])]
+    assert kinds_of(engine, cid) == [
+        "SubmitOrder", "OrderSubmitted", "OrderAccepted", "AmendOrder", "OrderUpdateRequested",
+        "OrderUpdated", "CancelOrder", "OrderCancelRequested", "OrderCanceled"]
     [announced] = [r for r in engine.journal.records if type(r).__name__ == "OrderSubmitted"]
     assert announced.ts_event >= state["before"]  # the time it left, on the wall clock
 
@@ -278,8 +292,8 @@ def test_order_log_lines_are_rendered_after_the_request_is_written(
 
 def test_a_venue_refusal_raised_inside_the_call_follows_the_announcement(
         server: ExchangeServer, tmp_path: Path) -> None:
-    """ccxt can refuse an order before sending it (its own argument checks), inside the
-    strategy's call: the order is still announced, then rejected, never left waiting."""
+    """ccxt can refuse a request before sending it (its own argument checks), inside the
+    strategy's call: the command is still announced, then refused, never left pending."""
     import ccxt
 
     written: list[str] = []
@@ -287,19 +301,31 @@ def test_a_venue_refusal_raised_inside_the_call_follows_the_announcement(
     state: dict[str, str] = {}
 
     async def refuse(*_: Any, **__: Any) -> Any:
-        raise ccxt.InvalidOrder("binanceusdm createOrder() refused before sending")
+        raise ccxt.InvalidOrder("binanceusdm refused before sending")
 
     async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
-        engine.execution.client.exchange.create_order = refuse  # type: ignore[attr-defined]
-        state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000.10")
+        exchange = engine.execution.client.exchange  # type: ignore[attr-defined]
+        state["resting"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010",
+                                  "60000.10")
+        await engine.execution.drain()
+        exchange.create_order = exchange.cancel_order = refuse
+        state["refused"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010",
+                                  "60000.10")
+        engine.send(CancelOrder(0, 0, state["resting"], "idle", engine.instruments[0].id))
+        await engine.execution.drain()
 
     engine = live(server, tmp_path, body, streams=False, strategy=watcher)
-    cid = state["cid"]
-    assert [status for status, _ in watcher.seen] == [OrderStatus.SUBMITTED,
-                                                      OrderStatus.REJECTED]
-    assert kinds_of(engine, cid) == ["SubmitOrder", "OrderSubmitted", "OrderRejected"]
-    assert "refused before sending" in dict(engine.om.rejections)[cid]
-    assert placements(server) == 0
+    refused, resting = state["refused"], state["resting"]
+    assert kinds_of(engine, refused) == ["SubmitOrder", "OrderSubmitted", "OrderRejected"]
+    assert "refused before sending" in dict(engine.om.rejections)[refused]
+    assert engine.om.orders[refused].status is OrderStatus.REJECTED
+    assert kinds_of(engine, resting)[3:] == ["CancelOrder", "OrderCancelRequested",
+                                             "OrderCancelRejected"]
+    assert engine.om.orders[resting].status is OrderStatus.ACCEPTED  # the venue's word
+    assert [status for status, _ in watcher.seen] == [
+        OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.SUBMITTED,
+        OrderStatus.REJECTED, OrderStatus.PENDING_CANCEL, OrderStatus.ACCEPTED]
+    assert placements(server) == 1
 
 
 def test_market_order_fills_once_from_stream_and_rest_with_the_venue_fee(

@@ -47,6 +47,7 @@ from heron.model.events import (
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
+    OrderCancelRequested,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -54,6 +55,7 @@ from heron.model.events import (
     OrderTriggered,
     OrderUpdated,
     OrderUpdateRejected,
+    OrderUpdateRequested,
     Record,
     SubmitOrder,
 )
@@ -62,16 +64,18 @@ from heron.model.orders import VENUE_ORIGIN, Order, OrderStatus, OrderType
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Record], None]
+_Announced = OrderSubmitted | OrderCancelRequested | OrderUpdateRequested
 Now = Callable[[], int]
 
 
 class LiveExecution:
     """Commands to a venue account, and the account's news back as events."""
 
-    #: the engine leaves ``OrderSubmitted`` to this venue: it is emitted once the
-    #: placement's request is written (or refused before sending), not before, so the
-    #: event and the strategy's ``on_order`` for it stay off the path to the venue
-    announces_submit = True
+    #: the engine leaves a command's event (``OrderSubmitted``, ``OrderCancelRequested``,
+    #: ``OrderUpdateRequested``) to this venue: it is emitted once the request is written
+    #: (or refused inside the call), not before, so the event, its journal append and the
+    #: strategy's ``on_order`` for it stay off the path to the venue
+    announces_requests = True
 
     def __init__(self, client: VenueClient, om: OrderManager, emit: Emit, now: Now, *,
                  lost_grace_s: float = 1.0, lost_attempts: int = 3,
@@ -97,6 +101,8 @@ class LiveExecution:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._shape_ts: dict[str, int] = {}   # venue time of each order's applied shape
         self._sent_at: dict[str, int] = {}    # wall time each placement was started
+        #: client id -> the event its command still owes (see ``announces_requests``)
+        self._unannounced: dict[str, tuple[type[_Announced], str]] = {}
         self._unbookable: set[tuple[str, str]] = set()  # fills of orders heron closed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_fill_ns = 0
@@ -133,39 +139,53 @@ class LiveExecution:
 
     # -- the venue seam (synchronous, as SimVenue's) -------------------------------------
     def submit(self, cmd: SubmitOrder) -> None:
+        cid = cmd.client_order_id
         if cmd.tag == ADOPTED:  # an order the venue already has: journaled, never sent
             self.counters["adopted_not_sent"] += 1
-            self._announce(cmd.client_order_id, cmd.instrument_id)
+            self._announce_now(cmd, OrderSubmitted)
             return
         problem = self.client.check(cmd)
         if problem is not None:
             self.counters["refused_before_sending"] += 1
-            self._announce(cmd.client_order_id, cmd.instrument_id)
+            self._announce_now(cmd, OrderSubmitted)
             now = self.now()
-            self.emit(OrderRejected(now, now, cmd.client_order_id, cmd.instrument_id,
-                                    f"not sent: {problem}"))
+            self.emit(OrderRejected(now, now, cid, cmd.instrument_id, f"not sent: {problem}"))
             return
-        self._chain(cmd.client_order_id, self._submit(cmd))  # eager: the request is out
-        self._announce(cmd.client_order_id, cmd.instrument_id)
-
-    def _announce(self, client_order_id: str, instrument_id: str) -> None:
-        """``OrderSubmitted`` for an order still INITIALIZED (once: the status says)."""
-        order = self.om.orders.get(client_order_id)
-        if order is not None and order.status is OrderStatus.INITIALIZED:
-            now = self.now()
-            self.emit(OrderSubmitted(now, now, client_order_id, instrument_id))
+        self._unannounced[cid] = (OrderSubmitted, cmd.instrument_id)
+        self._chain(cid, self._submit(cmd))  # eager: the request is out
+        self._announce(cid)
 
     def cancel(self, cmd: CancelOrder) -> None:
+        self._unannounced[cmd.client_order_id] = (OrderCancelRequested, cmd.instrument_id)
         self._chain(cmd.client_order_id, self._cancel(cmd))
+        self._announce(cmd.client_order_id)
 
     def amend(self, cmd: AmendOrder) -> None:
         if not self.client.supports_amend:
+            self._announce_now(cmd, OrderUpdateRequested)
             now = self.now()
             self.emit(OrderUpdateRejected(
                 now, now, cmd.client_order_id, cmd.instrument_id,
                 f"{self.client.venue} cannot amend orders; cancel and place a new one"))
             return
+        self._unannounced[cmd.client_order_id] = (OrderUpdateRequested, cmd.instrument_id)
         self._chain(cmd.client_order_id, self._amend(cmd))
+        self._announce(cmd.client_order_id)
+
+    def _announce_now(self, cmd: SubmitOrder | AmendOrder,
+                      kind: type[OrderSubmitted] | type[OrderUpdateRequested]) -> None:
+        self._unannounced[cmd.client_order_id] = (kind, cmd.instrument_id)
+        self._announce(cmd.client_order_id)
+
+    def _announce(self, client_order_id: str) -> None:
+        """The command's event (``OrderSubmitted``, ``OrderCancelRequested``,
+        ``OrderUpdateRequested``), once: right after the request is written, or first
+        thing when the venue refuses it inside the strategy's call."""
+        pending = self._unannounced.pop(client_order_id, None)
+        if pending is not None:
+            kind, instrument_id = pending
+            now = self.now()
+            self.emit(kind(now, now, client_order_id, instrument_id))
 
     def cancel_all(self, cmd: CancelAllOrders) -> None:
         self._chain(f"*{cmd.instrument_id}", self._cancel_all(cmd))
@@ -266,7 +286,7 @@ class LiveExecution:
         return found
 
     def _reject(self, cmd: SubmitOrder, reason: str) -> None:
-        self._announce(cmd.client_order_id, cmd.instrument_id)  # refused inside the call
+        self._announce(cmd.client_order_id)  # refused inside the strategy's call
         order = self.om.orders.get(cmd.client_order_id)
         if order is not None and order.status is OrderStatus.SUBMITTED:
             now = self.now()
@@ -315,6 +335,7 @@ class LiveExecution:
                               ) -> None:
         """A cancel/amend that failed: tell the order manager, then learn the order's real
         state (it may have filled or closed, or the lost request may have worked)."""
+        self._announce(order.client_order_id)  # failed inside the strategy's call
         if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
             now = self.now()
             self.emit(refused(now, now, order.client_order_id, order.instrument_id, str(exc)))

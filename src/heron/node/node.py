@@ -294,7 +294,7 @@ class SimNode:
     def _submit(self, cmd: SubmitOrder) -> None:
         order = self.om.apply(cmd)
         assert order is not None  # a SubmitOrder always makes an order
-        if self.venue.announces_submit:  # live: OrderSubmitted once the request is out
+        if self.venue.announces_requests:  # live: OrderSubmitted once the request is out
             self.venue.submit(cmd)
         else:
             now = self.clock.ts
@@ -327,7 +327,8 @@ class SimNode:
 
     def _request(self, cmd: CancelOrder | AmendOrder, requested: type[OrderEvent],
                  refused: type[OrderEvent]) -> bool:
-        """Mark an open order as pending the cancel/amend, or refuse it if not open."""
+        """Mark an open order as pending the cancel/amend (a live venue marks it once the
+        request is out), or refuse it if not open."""
         order = self.om.orders.get(cmd.client_order_id)
         now = self.clock.ts
         if order is None or not order.is_open:
@@ -335,7 +336,8 @@ class SimNode:
             self.emit(refused(now, now, cmd.client_order_id, cmd.instrument_id,  # type: ignore[call-arg]
                               f"order is {state}, not open"))
             return False
-        self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
+        if not self.venue.announces_requests:  # live: once the request is out
+            self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
         return True
 
     def deny(self, cmd: SubmitOrder, reason: str, rule: str = "validity") -> None:

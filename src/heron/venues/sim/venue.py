@@ -52,9 +52,10 @@ from heron.venues.sim.validation import check_reduce_only, check_shape, check_si
 class SimVenue:
     """One simulated account on one simulated exchange."""
 
-    #: the engine emits ``OrderSubmitted`` before handing an order over (a live venue
-    #: emits its own once the request is out: ``LiveExecution.announces_submit``)
-    announces_submit = False
+    #: the engine emits a command's event (``OrderSubmitted``, ``OrderCancelRequested``,
+    #: ``OrderUpdateRequested``) before it hands the command over (a live venue emits its
+    #: own once the request is out: ``LiveExecution.announces_requests``)
+    announces_requests = False
 
     def __init__(self, *, instruments: list[Instrument], portfolio: Portfolio,
                  ids: IdGenerator, clock: Any, emit: Callable[[Record], None],
