@@ -375,14 +375,12 @@ class Heron:
             id_tag="B")
         if self.bounded:
             self.engine.bound_memory()  # as heron live does once restored
-        if self.log_json:  # heron live --log-json 2>FILE: INFO lines to a file
-            from heron.observe.logs import bind_run, configure_logging
+        from heron.observe.logs import bind_run, configure_logging, watch_orders
 
+        if self.log_json:  # heron live --log-json 2>FILE: INFO lines to a file
             self._log = (self.tmp / "log.jsonl").open("w", encoding="utf-8")
             self._handler = configure_logging(json=True, stream=self._log)
             bind_run(run="bench", strategy=self.trader.name, venue="binanceusdm")
-        from heron.observe.logs import watch_orders
-
         watch_orders(self.engine)  # as heron live does: the order log (lines at INFO)
         self.engine.start()
         gc.freeze()  # as heron live does once started: long-lived objects out of full GCs

@@ -64,8 +64,9 @@ from heron.model.orders import VENUE_ORIGIN, Order, OrderStatus, OrderType
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Record], None]
-_Announced = OrderSubmitted | OrderCancelRequested | OrderUpdateRequested
 Now = Callable[[], int]
+#: the events a live venue emits for a command once its request is out
+_Announced = OrderSubmitted | OrderCancelRequested | OrderUpdateRequested
 
 
 class LiveExecution:
@@ -142,50 +143,49 @@ class LiveExecution:
         cid = cmd.client_order_id
         if cmd.tag == ADOPTED:  # an order the venue already has: journaled, never sent
             self.counters["adopted_not_sent"] += 1
-            self._announce_now(cmd, OrderSubmitted)
+            self._emit_now(OrderSubmitted, cid, cmd.instrument_id)
             return
         problem = self.client.check(cmd)
         if problem is not None:
             self.counters["refused_before_sending"] += 1
-            self._announce_now(cmd, OrderSubmitted)
+            self._emit_now(OrderSubmitted, cid, cmd.instrument_id)
             now = self.now()
             self.emit(OrderRejected(now, now, cid, cmd.instrument_id, f"not sent: {problem}"))
             return
-        self._unannounced[cid] = (OrderSubmitted, cmd.instrument_id)
-        self._chain(cid, self._submit(cmd))  # eager: the request is out
-        self._announce(cid)
+        self._send(cmd, OrderSubmitted, self._submit(cmd))
 
     def cancel(self, cmd: CancelOrder) -> None:
-        self._unannounced[cmd.client_order_id] = (OrderCancelRequested, cmd.instrument_id)
-        self._chain(cmd.client_order_id, self._cancel(cmd))
-        self._announce(cmd.client_order_id)
+        self._send(cmd, OrderCancelRequested, self._cancel(cmd))
 
     def amend(self, cmd: AmendOrder) -> None:
         if not self.client.supports_amend:
-            self._announce_now(cmd, OrderUpdateRequested)
+            self._emit_now(OrderUpdateRequested, cmd.client_order_id, cmd.instrument_id)
             now = self.now()
             self.emit(OrderUpdateRejected(
                 now, now, cmd.client_order_id, cmd.instrument_id,
                 f"{self.client.venue} cannot amend orders; cancel and place a new one"))
             return
-        self._unannounced[cmd.client_order_id] = (OrderUpdateRequested, cmd.instrument_id)
-        self._chain(cmd.client_order_id, self._amend(cmd))
-        self._announce(cmd.client_order_id)
+        self._send(cmd, OrderUpdateRequested, self._amend(cmd))
 
-    def _announce_now(self, cmd: SubmitOrder | AmendOrder,
-                      kind: type[OrderSubmitted] | type[OrderUpdateRequested]) -> None:
+    def _send(self, cmd: SubmitOrder | CancelOrder | AmendOrder, kind: type[_Announced],
+              work: Coroutine[Any, Any, None]) -> None:
+        """Start ``work`` (eagerly: its request is written before this returns), then
+        emit the command's event ``kind``, unless a refusal inside the call already did."""
         self._unannounced[cmd.client_order_id] = (kind, cmd.instrument_id)
+        self._chain(cmd.client_order_id, work)
         self._announce(cmd.client_order_id)
 
     def _announce(self, client_order_id: str) -> None:
-        """The command's event (``OrderSubmitted``, ``OrderCancelRequested``,
-        ``OrderUpdateRequested``), once: right after the request is written, or first
-        thing when the venue refuses it inside the strategy's call."""
+        """The event a command sent through :meth:`_send` still owes, if it does."""
         pending = self._unannounced.pop(client_order_id, None)
         if pending is not None:
             kind, instrument_id = pending
-            now = self.now()
-            self.emit(kind(now, now, client_order_id, instrument_id))
+            self._emit_now(kind, client_order_id, instrument_id)
+
+    def _emit_now(self, kind: type[_Announced], client_order_id: str,
+                  instrument_id: str) -> None:
+        now = self.now()
+        self.emit(kind(now, now, client_order_id, instrument_id))
 
     def cancel_all(self, cmd: CancelAllOrders) -> None:
         self._chain(f"*{cmd.instrument_id}", self._cancel_all(cmd))

@@ -142,8 +142,10 @@ class NodeMetrics:
         self._reported: set[str] = set()
         self._time_venue = False  # only a live venue client calls back
         self._peak: float | None = None
-        self._errors_before = _sink_errors()  # only this node's life counts
-        self._routed: dict[tuple[str, str, str], int] = {}  # router counts exported
+        #: log-sink failures already counted (only this node's life counts)
+        self._errors_before: dict[tuple[str, ...], int] = {
+            (where,): n for where, n in _sink_errors().items()}
+        self._routed: dict[tuple[str, ...], int] = {}  # router counts exported
         self.m.errors.labels(run, "records")  # present (at 0) from the start
 
     # -- wiring --------------------------------------------------------------------------
@@ -358,18 +360,21 @@ class NodeMetrics:
         if self.node is None:
             return
         for key, count in _router_counts(self.node):
-            seen = self._routed.get(key, 0)
-            if count > seen:
-                self._child(self.m.router, self.run, *key).inc(count - seen)
-                self._routed[key] = count
+            self._count_up(self.m.router, self._routed, key, count)
 
     def _refresh_sinks(self) -> None:
         """Log-sink failures (counted by :mod:`heron.observe.logs`) into the errors."""
         for where, count in _sink_errors().items():
-            seen = self._errors_before.get(where, 0)
-            if count > seen:
-                self.m.errors.labels(self.run, where).inc(count - seen)
-                self._errors_before[where] = count
+            self._count_up(self.m.errors, self._errors_before, (where,), count)
+
+    def _count_up(self, family: Counter, seen: dict[tuple[str, ...], int],
+                  key: tuple[str, ...], count: int) -> None:
+        """Add to ``family{run, *key}`` what ``count``, a running total kept elsewhere,
+        gained since ``seen`` last noted it."""
+        before = seen.get(key, 0)
+        if count > before:
+            self._child(family, self.run, *key).inc(count - before)
+            seen[key] = count
 
 
 def _router_counts(node: SimNode) -> Iterator[tuple[tuple[str, str, str], int]]:
