@@ -95,6 +95,8 @@ from typing import Any
 
 import numpy as np
 
+from heron.execution.router import Target
+from heron.model.orders import OrderSide, OrderStatus
 from heron.strategy.base import Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,8 +320,6 @@ class Trader(Strategy):
         return future
 
     def on_order(self, order: Any, event: Any) -> None:
-        from heron.model.orders import OrderStatus
-
         wait = self.waits.get(order.client_order_id)
         if wait is None:
             return
@@ -421,9 +421,6 @@ class Heron:
 
     def _decide(self, mode: str, i: int) -> str:
         """The strategy's decision: one resting order on alternating sides."""
-        from heron.execution.router import Target
-        from heron.model.orders import OrderSide
-
         trader = self.trader
         buy = i % 2 == 0
         if mode == "submit":
@@ -444,8 +441,6 @@ class Heron:
 
     async def _cycle(self, mode: str, i: int, samples: Samples | None = None) -> None:
         """Place, wait for the acceptance, cancel, wait for the cancel."""
-        from heron.model.orders import OrderStatus
-
         st, trader = self.stamps, self.trader
         st.reset()
         t0 = now_ns()
