@@ -4,11 +4,15 @@ journal; what cannot be carried out is answered, never raised."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import time
 from pathlib import Path
 
 import msgspec
+from structlog.contextvars import clear_contextvars
 from test_manual_orders import INST, quoted_engine
 
 from heron.core import inbox
@@ -22,6 +26,7 @@ from heron.node.control import (
     wait_reply,
 )
 from heron.node.run_desk import RunDesk
+from heron.observe.logs import configure_logging, watch_orders
 from heron.risk.kill import Control
 
 
@@ -79,3 +84,30 @@ def test_commands_for_a_stopped_process_and_left_at_stop_are_refused(tmp_path: P
     status = read_status(tmp_path)
     assert status is not None and status["running"] is False
     assert status["marks"] == {"BTCUSDT": "60000.1"}
+
+
+def test_a_manual_order_names_its_own_log_lines_not_the_lines_after_it(
+        tmp_path: Path) -> None:
+    """The desk carries out each command in a copy of the context: the order it binds for
+    the log names the command's lines, never what the run logs next."""
+    (tmp_path / "lock").write_text(str(os.getpid()))
+    desk = _desk(tmp_path)
+    out = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging(json=True, stream=out)
+    try:
+        watch_orders(desk.engine)  # as a run does, once logging is set up
+        post_command(tmp_path, _place("59000"))
+        desk.drain()
+        logging.getLogger("heron.test.run").warning("after the command")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        clear_contextvars()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["event"], line.get("client_order_id")) for line in lines
+            if line["logger"] == "heron.orders"][:2] == [
+        ("SubmitOrder", "H-manual-1"), ("OrderSubmitted", "H-manual-1")]
+    after = next(line for line in lines if line["event"] == "after the command")
+    assert "client_order_id" not in after

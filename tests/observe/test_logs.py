@@ -8,6 +8,7 @@ subprocess against the loopback venue and is scraped from this process over HTTP
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import json
 import logging
@@ -26,10 +27,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.contextvars import clear_contextvars
 
-from conftest import BTC_GRID, SHARED_VENUES, closed_port, need
+from conftest import BTC_GRID, SHARED_VENUES, closed_port, loopback_exchange, need
+from heron.data.feeds.session import FeedOptions
 from heron.model.book import LinkedSequence
 from heron.model.data import Trade
-from heron.model.events import OrderFilled
+from heron.model.events import OrderFilled, SubmitOrder
+from heron.model.orders import OrderSide, OrderType
+from heron.node.live_run import LiveConfig, LiveState, run_live
 from heron.node.paper import PaperEngine
 from heron.observe.logs import (
     SINK_ERRORS,
@@ -41,7 +45,9 @@ from heron.observe.logs import (
 )
 from heron.observe.metrics import NodeMetrics
 from heron.strategy.base import Strategy
-from heron.venues.credentials import SECRETS
+from heron.venues.binance.orders import BinanceUsdmDialect
+from heron.venues.ccxt.client import CcxtClient
+from heron.venues.credentials import SECRETS, Credentials
 from heron.venues.sim.config import SimVenueConfig
 
 SECRET = "observe-secret-0123456789"
@@ -153,6 +159,94 @@ def test_inside_a_running_loop_order_lines_wait_for_the_call_and_keep_its_order(
     assert [(line["event"], line["client_order_id"]) for line in lines] == [
         ("SubmitOrder", "O-1"), ("OrderSubmitted", "O-1"), ("SubmitOrder", "O-2")]
     assert lines[2]["side"] == "sell" and lines[2]["quantity"] == 5
+
+
+def test_each_context_ends_the_order_it_bound_whatever_another_context_did(
+        restore_logging: None) -> None:
+    """A task binds its order, the main path binds and ends another: the task's own end
+    still ends its binding (one flag for the whole process would say nothing is bound)."""
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    order_log = OrderLog()
+    say = logging.getLogger("heron.test.strategy").warning
+    task = contextvars.copy_context()
+    task.run(order_log.observe, SubmitOrder(1, 1, "O-task", "s", BTC_GRID.id, OrderSide.BUY,
+                                            OrderType.MARKET, 5))
+    order_log.observe(SubmitOrder(2, 2, "O-main", "s", BTC_GRID.id, OrderSide.BUY,
+                                  OrderType.MARKET, 5))
+    say("main, during")
+    end_order_context()       # the main path's next market event
+    task.run(say, "task, during")
+    task.run(end_order_context)
+    task.run(say, "task, after")
+    say("main, after")
+    lines = {line["event"]: line.get("client_order_id") for line in
+             map(json.loads, out.getvalue().splitlines()) if line["logger"] != "heron.orders"}
+    assert lines == {"main, during": "O-main", "task, during": "O-task",
+                     "task, after": None, "main, after": None}
+
+
+class Quiet(Strategy):
+    """Rests one buy far below the market from the start (a binding made before the
+    run's tasks exist), then sends nothing; says so every 50 trades (a line in the
+    feed's context)."""
+
+    name = "quiet"
+
+    def on_start(self) -> None:
+        self.seen = 0
+        self.buy(size=Decimal("0.001"), price=Decimal("30000"), post_only=True)
+
+    def on_trade(self, trade: Trade) -> None:
+        self.seen += 1
+        if self.seen % 50 == 0:
+            logging.getLogger("heron.test.strategy").warning("still quiet")
+
+
+def _by_hand(server: Any) -> None:
+    """An order resting and a position, both made on the account before the run."""
+    server.call(lambda: server.account.place({
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001",
+        "price": "30000", "timeInForce": "GTC", "newClientOrderId": "by-hand-resting"}))
+    server.call(lambda: server.account.place({
+        "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.002",
+        "newClientOrderId": "by-hand-position"}))
+
+
+def test_orders_sent_before_the_run_listens_name_only_their_own_lines(
+        tmp_path: Path, restore_logging: None) -> None:
+    """The strategy's ``on_start`` rests an order, and the start-up reconciliation adopts
+    one resting at the venue (and finds a position made by hand: reduce-only, which
+    cancels both buys). Each order's lines name it; the reconciliation's lines (at start
+    and every second after, from the run's own task), the trading state and the
+    strategy's lines do not. They used to: the adoption's binding reached the pass's
+    summary, and every task the run started afterwards inherited the last binding."""
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    cfg = LiveConfig(strategy=f"{__name__}:Quiet", venue="binanceusdm",
+                     symbols=["BTC/USDT:USDT"], streams=["trades"])
+    with loopback_exchange("log-key", "log-secret", speed=20, lines=400) as server:
+        _by_hand(server)
+        client = CcxtClient(BinanceUsdmDialect(), Credentials(
+            "binanceusdm", "test", api_key="log-key", api_secret="log-secret"),
+            ["BTC/USDT:USDT"], endpoint=server.url)
+        state = LiveState(tmp_path / "state")
+        status = asyncio.run(run_live(cfg, state, client, endpoint=server.url,
+                                      duration_s=2.5, reconcile_s=1.0,
+                                      options=FeedOptions(stale_after_s=10)))
+        state.close()
+    orders = {r.client_order_id for r in status.engine.journal.records
+              if isinstance(r, SubmitOrder)}
+    assert "by-hand-resting" in orders and len(orders) == 2   # adopted + the strategy's
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    for cid in orders:   # its own story: placed (or adopted), then canceled reduce-only
+        own = [line for line in lines if line.get("client_order_id") == cid]
+        assert [line["event"] for line in own][:2] == ["SubmitOrder", "OrderSubmitted"]
+        assert own[-1]["event"] == "OrderCanceled"
+        assert all(line["logger"] == "heron.orders" for line in own)
+    loggers = [line["logger"] for line in lines]
+    assert loggers.count("heron.execution.reconcile_run") >= 4   # start + periodic passes
+    assert "heron.risk.state" in loggers and "heron.test.strategy" in loggers
 
 
 def test_a_closed_log_sink_is_counted_and_trading_goes_on(

@@ -9,6 +9,9 @@ the final state of heron's orders the venue no longer lists, reconcile, then
 * with a remediation policy, journal its records and *send* its commands (cancel the
   adopted orphans, flatten) through the engine, i.e. through the trading-state gate;
 * save the evidence (both sides and the venue's raw replies) under the run's directory;
+  the records and commands are applied in a copy of the caller's context, so the order
+  each one binds for the log (:mod:`heron.observe.logs`) names its own lines and tasks,
+  never the pass's summary nor the run's later lines;
 * feed the trading-state machine (:mod:`heron.risk.state`): blocking differences fire
   the ``reconcile`` trigger (``DEGRADED``: reduce-only), a pass that finds none clears
   it (back to ``READY`` when nothing else restricts the run).
@@ -16,6 +19,7 @@ the final state of heron's orders the venue no longer lists, reconcile, then
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from pathlib import Path
@@ -43,6 +47,19 @@ async def reconcile_pass(engine: LiveEngine, run_dir: Path | None, *,
     closed = await fetch_missing(client, om, snap)
     report = reconcile(om, snap, currency=engine.instruments[0].quote_currency, ts=now,
                        client_ids=client_id_map(om, client.venue_client_id), closed=closed)
+    contextvars.copy_context().run(_apply, engine, report, policy)
+    if run_dir is not None:
+        path = save_evidence(run_dir, report)
+        if path is not None:
+            log.warning("reconcile: %d records caught up, %d differences; evidence in %s",
+                        len(report.records), len(report.mismatches), path)
+    _gate(engine, report)
+    return report
+
+
+def _apply(engine: LiveEngine, report: ReconcileReport, policy: Remediate) -> None:
+    """Journal and apply what already happened; with a policy, remediate."""
+    execution = engine.execution
     for record in report.records:
         engine.emit(record)
         execution.learn(record)
@@ -55,13 +72,6 @@ async def reconcile_pass(engine: LiveEngine, run_dir: Path | None, *,
             engine.send(command)
         for why in fix.skipped:
             log.warning("reconcile: %s", why)
-    if run_dir is not None:
-        path = save_evidence(run_dir, report)
-        if path is not None:
-            log.warning("reconcile: %d records caught up, %d differences; evidence in %s",
-                        len(report.records), len(report.mismatches), path)
-    _gate(engine, report)
-    return report
 
 
 def _gate(engine: LiveEngine, report: ReconcileReport) -> None:

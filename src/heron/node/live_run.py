@@ -237,6 +237,7 @@ async def _run(cfg: LiveConfig, state: LiveState, client: VenueClient,
         if metrics is not None:
             metrics.attach(engine)
         engine.start()
+        end_order_context()  # an order on_start sent names its own lines, not the start's
         await engine.execution.catch_up()
         status.mismatches = await reconcile_at_start(engine, state.dir)
         if cfg.warmup:
@@ -265,6 +266,7 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
     def on_event(event: Any) -> None:
         if done.is_set():
             return
+        end_order_context()  # the last event's order is not this one's
         if isinstance(event, FeedHealth):
             status.health[(event.symbol, event.stream)] = event
             engine.feed_health(event)  # stale or gapped: DEGRADED until live again
@@ -273,7 +275,6 @@ async def _live(session: LiveSession, engine: LiveEngine, status: LiveStatus,
             return
         if not engine.is_new(event):
             return
-        end_order_context()
         if metrics is not None:
             metrics.market_event(event)
         engine.consume(event)

@@ -294,6 +294,7 @@ async def run_until_stopped(session: LiveSession, done: asyncio.Event,
     live runs stop the same way). ``on_control`` handles SIGUSR1 (``heron kill``, the
     API's commands) within one turn of the event loop; once stopped, SIGUSR1 is ignored
     (its default would end the process before the journal is sealed)."""
+    end_order_context()  # an order the start sent (on_start, warm-up): not the tasks'
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)

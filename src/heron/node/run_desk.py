@@ -21,6 +21,7 @@ has stopped; they are refused, not carried out late.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import threading
@@ -94,12 +95,14 @@ class RunDesk:
         box = inbox_dir(self.dir)
         replies: list[CommandReply] = []
         legacy = take_control(self.dir)  # a control.json from an older heron kill
+        # each command in a copy of the context: the order it binds for the log names
+        # its own lines and tasks, not the lines that come after it
         if legacy is not None:
-            self._control(legacy, "control.json")
+            contextvars.copy_context().run(self._control, legacy, "control.json")
         for entry in inbox.waiting(box):
             body = inbox.take(box, entry)
             if body is not None:
-                replies.append(self._carry_out(entry, body))
+                replies.append(contextvars.copy_context().run(self._carry_out, entry, body))
         if legacy is None and not replies:
             return
         self.engine.journal.flush()  # answered means journaled

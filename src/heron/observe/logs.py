@@ -13,7 +13,11 @@ readable ``key=value`` lines on a console. Fields every line gets:
   :class:`OrderLog` when a strategy sends a command: the live execution's task for that
   order is created right after, inherits them, and so every line about the order's
   placement, retries and lookups names it. The next market event clears them on the
-  main path (:func:`end_order_context`), so a later line never names a stale order.
+  main path (:func:`end_order_context`), so a later line never names a stale order. The
+  binding belongs to the context that made it (a contextvar, as is the flag that says
+  one is there): work that journals commands outside a market event (reconciliation, a
+  manual command) runs in a copy of the context, and a run ends the binding before it
+  starts its tasks, so neither the feed nor the run's workers inherit an old order.
 
 Secrets: log records already pass heron's redaction (the record factory installed by
 :func:`heron.venues.credentials.install_redaction`); the rendered line is scrubbed once
@@ -30,6 +34,7 @@ import asyncio
 import collections
 import logging
 import sys
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
@@ -45,7 +50,9 @@ if TYPE_CHECKING:
 #: failures of the log sink and of the order log, by place (read by the metrics)
 SINK_ERRORS: collections.Counter[str] = collections.Counter()
 _ORDER_FIELDS = ("client_order_id", "instrument")
-_order_bound = False
+#: whether this context has an order bound: per context, so each task (and the feed's
+#: callback) ends only what it bound, and a copy's binding never reaches its parent
+_ORDER_BOUND: ContextVar[bool] = ContextVar("heron_order_bound", default=False)
 _run_instrument: str | None = None  # a one-instrument run's, restored after an order
 log = logging.getLogger("heron.orders")
 
@@ -114,9 +121,8 @@ def bind_run(*, run: str, strategy: str, venue: str) -> None:
 def end_order_context() -> None:
     """Forget the order bound by the last command (called per market event: a flag
     check unless a command was sent since the last one)."""
-    global _order_bound  # noqa: PLW0603
-    if _order_bound:
-        _order_bound = False
+    if _ORDER_BOUND.get():
+        _ORDER_BOUND.set(False)
         unbind_contextvars(*_ORDER_FIELDS)
         if _run_instrument is not None:
             bind_contextvars(instrument=_run_instrument)
@@ -138,10 +144,9 @@ class OrderLog:
         self.enabled = log.isEnabledFor(logging.INFO)
 
     def observe(self, record: Any) -> None:
-        global _order_bound  # noqa: PLW0603
         try:
             if isinstance(record, SubmitOrder | CancelOrder | AmendOrder):
-                _order_bound = True
+                _ORDER_BOUND.set(True)
                 bind_contextvars(client_order_id=record.client_order_id,
                                  instrument=record.instrument_id)
                 if self.enabled:
