@@ -63,6 +63,23 @@ async def test_fills_positions_balances_agree_with_the_replay(home: Home) -> Non
             v.normalize() for v in table["net_pnl"].to_list()]
 
 
+async def test_fills_and_round_trips_newest_first_page_back_to_the_first(
+        home: Home) -> None:
+    """A dashboard shows a long run's newest rows, whatever its age: newest first, the
+    pages are the oldest-first list reversed, and each page says the list's length."""
+    async with api_client(home.settings(), home.manager) as http:
+        base = f"/api/runs/{home.month}"
+        for path, key in (("fills", "seq"), ("round-trips", "entry_ts")):
+            oldest = await _all_pages(http, f"{base}/{path}", limit=97)
+            newest = await _all_pages(http, f"{base}/{path}", limit=97, newest_first=True)
+            assert len(oldest) > 97 and newest == oldest[::-1], path
+            first = (await http.get(f"{base}/{path}", params={
+                "newest_first": True, "limit": 5})).json()
+            assert first["total"] == len(oldest), path
+            assert [row[key] for row in first["items"]] == [
+                row[key] for row in oldest[:-6:-1]], path
+
+
 async def test_equity_curve_is_downsampled_to_the_points_asked(home: Home) -> None:
     async with api_client(home.settings(), home.manager) as http:
         base = f"/api/runs/{home.month}/equity"
@@ -102,7 +119,8 @@ async def test_a_run_without_a_journal_yet_has_empty_lists(home: Home) -> None:
         for path in ("fills", "positions", "balances", "round-trips", "orders", "events"):
             answer = await http.get(f"{base}/{path}")
             assert answer.status_code == 200, path
-            assert answer.json() == {"items": [], "next_cursor": None}, path
+            counted = {"total": 0} if path in ("fills", "round-trips", "orders") else {}
+            assert answer.json() == {"items": [], "next_cursor": None, **counted}, path
         assert (await http.get(f"{base}/equity")).json() == []
         run = (await http.get(base)).json()
         assert run["status"] == "created" and run["summary"] is None

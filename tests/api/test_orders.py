@@ -62,6 +62,25 @@ async def test_a_runs_orders_filter_and_page(home: Home) -> None:
         assert (await http.get(base, params={"since": -1})).status_code == 422
 
 
+async def test_a_runs_orders_newest_first_and_the_open_ones_whatever_their_age(
+        home: Home) -> None:
+    location, journal_run = home.manager.journal_location(home.month)
+    orders = list(replay_journal(location, run_id=journal_run).orders.orders)
+    async with api_client(home.settings(), home.manager) as http:
+        base = f"/api/runs/{home.month}/orders"
+        newest = await _pages(http, base, limit=33, newest_first=True)
+        assert [o["client_order_id"] for o in newest] == orders[::-1]
+        page = (await http.get(base, params={"newest_first": True, "limit": 3})).json()
+        assert page["total"] == len(orders)
+        assert [o["client_order_id"] for o in page["items"]] == orders[:-4:-1]
+        filled = await _pages(http, base, status="filled", newest_first=True, limit=7)
+        assert [o["client_order_id"] for o in filled] == [
+            o["client_order_id"] for o in (await _pages(http, base, status="filled",
+                                                          limit=1000))][::-1]
+        assert (await http.get(base, params={"status": "filled"})).json()["total"] is None
+        assert (await http.get(base, params={"status": "open"})).json()["total"] == 0
+
+
 async def test_orders_across_runs_page_run_by_run(home: Home) -> None:
     async with api_client(home.settings(), home.manager) as http:
         across = await _pages(http, "/api/orders", limit=50)

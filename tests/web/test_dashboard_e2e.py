@@ -255,8 +255,42 @@ def test_a_backtest_launched_from_the_form_shows_its_equity_and_trades(serve: Se
     expect(page.get_by_test_id("price-chart")).not_to_have_attribute("data-points", "0")
     expect(page.get_by_test_id("fills-table")).to_have_attribute("data-rows",
                                                                 str(result["fills"]))
+    expect(page.get_by_test_id("stat-fills")).to_have_text(str(result["fills"]))
+    newest = serve.get(f"/api/runs/{run_id}/fills?newest_first=true&limit=1")
+    assert newest["total"] == result["fills"]
+    expect(page.get_by_test_id("fills-table-row").first.locator(
+        "[data-col=client_order_id]")).to_have_text(newest["items"][0]["client_order_id"])
     expect(page.get_by_test_id("event-log-row").first).to_be_visible(timeout=30_000)
     shot(page, "1-backtest-run-detail")
+
+
+def test_a_busy_runs_page_shows_its_newest_rows_and_how_many_there_are(
+        serve: Serve, page: Any) -> None:
+    """More fills than the page shows (the newest 1,000): the tables hold the newest, the
+    first row is the last fill, and the counts are the run's (a run left trading for
+    weeks used to show its first 20,000 rows, and none of what came after)."""
+    from playwright.sync_api import expect
+
+    config = (f'strategy = "sma_cross"\ndata = "{BARS}"\nkind = "perp"\n'
+              '[params]\nfast = 2\nslow = 3\nmode = "long-short"\n')
+    run_id = serve.call("POST", "/api/runs", {"kind": "backtest", "name": "busy",
+                                              "config": config})["run_id"]
+    wait_until(lambda: serve.get(f"/api/runs/{run_id}")["status"] == "finished",
+               "the busy backtest to finish", 120)
+    fills = serve.get(f"/api/runs/{run_id}/fills?newest_first=true&limit=1")
+    orders = serve.get(f"/api/runs/{run_id}/orders?newest_first=true&limit=1")
+    assert fills["total"] > 1000 and orders["total"] > 1000
+    page.goto(f"{serve.url}/runs/{run_id}")
+    expect(page.get_by_test_id("run-detail")).to_be_visible()
+    expect(page.get_by_test_id("fills-table")).to_have_attribute("data-rows", "1000")
+    expect(page.get_by_test_id("orders-table")).to_have_attribute("data-rows", "1000")
+    expect(page.get_by_test_id("stat-fills")).to_have_text(str(fills["total"]))
+    expect(page.get_by_test_id("fills-table-row").first.locator(
+        "[data-col=client_order_id]")).to_have_text(fills["items"][0]["client_order_id"])
+    heading = page.get_by_role("heading", name="fills", exact=False)
+    expect(heading).to_contain_text(f"1,000 newest of {fills['total']:,}")
+    heading = page.get_by_role("heading", name=re.compile(r"^orders"))
+    expect(heading).to_contain_text(f"1,000 newest of {orders['total']:,}")
 
 
 # -- 2 and 3. a paper run on the loopback venue, started from the form: live orders and fills,

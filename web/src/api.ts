@@ -6,6 +6,7 @@ import { token, withToken } from "./auth";
 import type {
   ApiErrorBody,
   CommandReply,
+  CountedPage,
   CreateRunRequest,
   DataFile,
   EquityPoint,
@@ -15,6 +16,7 @@ import type {
   Me,
   Page,
   PlaceOrderRequest,
+  Recent,
   Row,
   RunRecord,
   RunStatusDoc,
@@ -91,6 +93,16 @@ async function collect<T>(path: string, query: Query = {}, max = 20000): Promise
   return out;
 }
 
+/** The newest `max` items of a run's list, oldest first, and the list's length: a long
+ * run's tables show what happened last, whatever the run's age. */
+async function recent<T>(path: string, max = RECENT): Promise<Recent<T>> {
+  const page = await request<CountedPage<T>>("GET", path, { newest_first: true, limit: max });
+  return { items: page.items.slice().reverse(), total: page.total ?? page.items.length };
+}
+
+/** How many of a run's newest orders, fills and round trips the run page shows. */
+export const RECENT = 1000;
+
 export const api = {
   health: () => request<Health>("GET", "/health"),
   me: () => request<Me>("GET", "/me"),
@@ -112,7 +124,10 @@ export const api = {
     request<CommandReply>("DELETE", `/runs/${enc(id)}/orders/${enc(clientOrderId)}`),
   orders: (id: string, q: { status?: string; symbol?: string } = {}) =>
     collect<Row>(`/runs/${enc(id)}/orders`, q),
+  recentOrders: (id: string) => recent<Row>(`/runs/${enc(id)}/orders`),
   fills: (id: string) => collect<Row>(`/runs/${enc(id)}/fills`),
+  recentFills: (id: string) => recent<Row>(`/runs/${enc(id)}/fills`),
+  recentRoundTrips: (id: string) => recent<Row>(`/runs/${enc(id)}/round-trips`),
   positions: (id: string) => request<Page<Row> | Row[]>("GET", `/runs/${enc(id)}/positions`),
   balances: (id: string) => request<Page<Row> | Row[]>("GET", `/runs/${enc(id)}/balances`),
   roundTrips: (id: string) => collect<Row>(`/runs/${enc(id)}/round-trips`),

@@ -51,6 +51,17 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+/** A page of one run's list that also says the list's length (null: not known). */
+export interface CountedPage<T> extends Page<T> {
+  total: number | null;
+}
+
+/** The newest rows of a long list, oldest first, and how many the list holds. */
+export interface Recent<T> {
+  items: T[];
+  total: number;
+}
+
 export interface Health {
   status: string;
   version: string;

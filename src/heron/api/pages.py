@@ -40,6 +40,10 @@ def page_params(
 
 
 Paging = Annotated[PageParams, Depends(page_params)]
+#: a list that can be read from its newest end (a long run's orders and fills: the
+#: dashboard shows the newest, whatever the run's age)
+NewestFirst = Annotated[bool, Query(description=(
+    "newest first: the first page ends the list, each next page goes back in time"))]
 
 
 def encode_cursor(position: str) -> str:
@@ -69,6 +73,20 @@ def cursor_int(page: PageParams, default: int = 0) -> int:
         raise ApiError(400, "cursor is not valid; pass the next_cursor of the previous "
                        "page, or none for the first page")
     return int(text)
+
+
+def window(page: PageParams, total: int, newest_first: bool) -> tuple[int, int, int | None]:
+    """``(start, end, next)`` of a page of an append-only list of ``total`` items: the
+    slice to serve (reversed when newest first) and the position the next page starts
+    from (``None`` at the list's end). Newest first, a cursor holds the end of the next
+    (older) slice, so items appended meanwhile never shift a page."""
+    if not newest_first:
+        start = cursor_int(page)
+        end = min(start + page.limit, total)
+        return start, end, end if end < total else None
+    end = min(cursor_int(page, total), total)
+    start = max(end - page.limit, 0)
+    return start, end, start if start > 0 else None
 
 
 def page_of(items: Sequence[T], page: PageParams) -> dict[str, Any]:

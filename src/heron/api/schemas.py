@@ -24,6 +24,13 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
 
 
+class CountedPage(Page[T], Generic[T]):
+    """A page of one run's list whose length the server knows without reading it all."""
+
+    total: int | None = Field(description=(
+        "items in the whole list, where known without reading it all (null: filtered)"))
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

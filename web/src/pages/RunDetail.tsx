@@ -114,7 +114,7 @@ export function RunDetail({ runId }: { runId: string }) {
         <Stat label="pnl" value={summary.pnl} testid="stat-pnl" signed />
         <Stat label="balance" value={d.status?.balance} testid="stat-balance" />
         <Stat label="exposure" value={summary.exposure} testid="stat-exposure" />
-        <Stat label="fills" value={String(d.fills.length)} testid="stat-fills" />
+        <Stat label="fills" value={String(d.totals.fills)} testid="stat-fills" />
         <Stat label="open orders" value={String(openOrders.length)} testid="stat-open-orders" />
         <Stat label="started" value={fmtTime(run.started_at).slice(0, 19)} testid="stat-started" />
         {d.status?.feeds && (
@@ -167,16 +167,16 @@ export function RunDetail({ runId }: { runId: string }) {
       </div>
       <div className="cols">
         <div className="panel">
-          <h3>orders <span className="dim small">{d.orders.length}</span></h3>
+          <h3>orders <span className="dim small">{countOf(d.orders.length, d.totals.orders)}</span></h3>
           <DataTable rows={newestFirst(d.orders)} testid="orders-table" prefer={ORDER_COLS} />
         </div>
         <div className="panel">
-          <h3>fills <span className="dim small">{d.fills.length}</span></h3>
+          <h3>fills <span className="dim small">{countOf(d.fills.length, d.totals.fills)}</span></h3>
           <DataTable rows={newestFirst(d.fills)} testid="fills-table" prefer={FILL_COLS} />
         </div>
       </div>
       <div className="panel">
-        <h3>round trips <span className="dim small">{d.roundTrips.length}</span></h3>
+        <h3>round trips <span className="dim small">{countOf(d.roundTrips.length, d.totals.roundTrips)}</span></h3>
         <DataTable rows={newestFirst(d.roundTrips)} testid="round-trips-table" empty="no closed trades yet" prefer={TRIP_COLS} />
       </div>
       <div className="panel">
@@ -231,6 +231,11 @@ export const TRIP_COLS = ["instrument", "direction", "entry_ts", "exit_ts", "qty
 /** Rows in the API's order are oldest first; tables read best newest first. */
 function newestFirst(rows: Row[]): Row[] {
   return rows.slice().reverse();
+}
+
+/** "1,000 newest of 52,341" once a list is longer than what the page shows. */
+function countOf(shown: number, total: number): string {
+  return total > shown ? `${shown.toLocaleString()} newest of ${total.toLocaleString()}` : String(Math.max(shown, total));
 }
 
 const EVENT_COLUMNS: Column[] = [

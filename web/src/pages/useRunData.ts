@@ -1,7 +1,10 @@
 // Everything the run page shows, kept current from the run's event stream: new journal
 // records are appended to the log as they arrive; the derived tables (orders, fills,
 // positions, round trips, equity) are refetched when a record that changes them arrives,
-// at most every REFETCH_MS, so a burst of fills costs one round of requests.
+// at most every REFETCH_MS, so a burst of fills costs one round of requests. Orders,
+// fills and round trips are the run's newest RECENT (every open order besides), with
+// the lists' full lengths: a run left trading for weeks shows what it did last, in one
+// request per table.
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, itemsOf } from "../api";
@@ -23,10 +26,18 @@ export interface MarkPoint {
   price: number;
 }
 
+/** How many orders, fills and round trips the run has in all (its tables show the newest). */
+export interface Totals {
+  orders: number;
+  fills: number;
+  roundTrips: number;
+}
+
 export interface RunData {
   run: RunRecord | null;
   status: RunStatusDoc | null;
-  orders: Row[];
+  orders: Row[]; // the newest, and every open one; oldest first
+  totals: Totals;
   fills: Row[];
   positions: Row[];
   roundTrips: Row[];
@@ -54,6 +65,7 @@ export function useRunData(runId: string): RunData {
   const [tables, setTables] = useState<Record<Exclude<Table, "run">, unknown[]>>({
     orders: [], fills: [], positions: [], roundTrips: [], balances: [], equity: [],
   });
+  const [totals, setTotals] = useState<Totals>({ orders: 0, fills: 0, roundTrips: 0 });
   const [events, setEvents] = useState<JournalEvent[]>([]);
   const [marks, setMarks] = useState<MarkPoint[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -71,7 +83,15 @@ export function useRunData(runId: string): RunData {
       setTables((cur) => {
         const next = { ...cur };
         lists.forEach((t, i) => {
-          if (got[i] !== null) next[t] = got[i]!;
+          if (got[i] !== null) next[t] = got[i]!.rows;
+        });
+        return next;
+      });
+      setTotals((cur) => {
+        const next = { ...cur };
+        lists.forEach((t, i) => {
+          const total = got[i]?.total;
+          if (total !== undefined && (t === "orders" || t === "fills" || t === "roundTrips")) next[t] = total;
         });
         return next;
       });
@@ -158,6 +178,7 @@ export function useRunData(runId: string): RunData {
     run,
     status,
     orders: tables.orders as Row[],
+    totals,
     fills: tables.fills as Row[],
     positions: tables.positions as Row[],
     roundTrips: tables.roundTrips as Row[],
@@ -171,25 +192,39 @@ export function useRunData(runId: string): RunData {
   };
 }
 
-async function fetchTable(runId: string, t: Exclude<Table, "run">): Promise<unknown[]> {
+interface Fetched {
+  rows: unknown[];
+  total?: number;
+}
+
+async function fetchTable(runId: string, t: Exclude<Table, "run">): Promise<Fetched> {
   switch (t) {
-    case "orders":
-      return itemsOf(await api.orders(runId));
+    case "orders": {
+      const [recent, open] = await Promise.all([api.recentOrders(runId), api.orders(runId, { status: "open" })]);
+      return { rows: withOpen(recent.items, open), total: recent.total };
+    }
     case "fills":
-      return itemsOf(await api.fills(runId));
+      return api.recentFills(runId).then((r) => ({ rows: r.items, total: r.total }));
     case "positions":
-      return itemsOf(await api.positions(runId));
+      return { rows: itemsOf(await api.positions(runId)) };
     case "roundTrips":
-      return itemsOf(await api.roundTrips(runId));
+      return api.recentRoundTrips(runId).then((r) => ({ rows: r.items, total: r.total }));
     case "balances":
-      return itemsOf(await api.balances(runId));
+      return { rows: itemsOf(await api.balances(runId)) };
     case "equity":
-      return itemsOf(await api.equity(runId));
+      return { rows: itemsOf(await api.equity(runId)) };
   }
+}
+
+/** The newest orders and the open ones older than those, oldest first. */
+function withOpen(recent: Row[], open: Row[]): Row[] {
+  const shown = new Set(recent.map((o) => o.client_order_id));
+  const older = open.filter((o) => !shown.has(o.client_order_id));
+  return [...older, ...recent];
 }
 
 /** A failed fetch: null (try again) when the server could not answer, an empty table when
  * it refused (4xx: nothing to show, and asking again will not change that). */
-function retryable(e: unknown): unknown[] | null {
-  return e instanceof ApiError && e.status >= 400 && e.status < 500 ? [] : null;
+function retryable(e: unknown): Fetched | null {
+  return e instanceof ApiError && e.status >= 400 && e.status < 500 ? { rows: [], total: 0 } : null;
 }

@@ -15,10 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from heron.api.auth import Trader, Viewer
 from heron.api.errors import ApiError
-from heron.api.pages import Paging, cursor_int, decode_cursor, encode_cursor
+from heron.api.pages import NewestFirst, Paging, cursor_int, decode_cursor, encode_cursor
 from heron.api.read_models import RunView
 from heron.api.routes.runs import RunId
-from heron.api.schemas import CommandOut, ErrorBody, OrderOut, Page, PlaceOrder
+from heron.api.schemas import CommandOut, CountedPage, ErrorBody, OrderOut, Page, PlaceOrder
 from heron.api.state import ApiState, api_state
 from heron.errors import InputError
 from heron.model.orders import Order, OrderStatus
@@ -60,35 +60,59 @@ class OrderFilter:
             self.until is None or order.ts_init <= self.until)
 
 
-def scan(view: RunView, run_id: str, wanted: OrderFilter, start: int, limit: int
-         ) -> Found:
+def scan(view: RunView, run_id: str, wanted: OrderFilter, start: int, limit: int,
+         newest_first: bool = False) -> Found:
     """Up to ``limit`` matching orders from position ``start`` of the run's orders (in
-    the order they were created); the position to go on from, or None at the end."""
-    orders = list(view.om.orders.values())
+    the order they were created; the open ones in the order they opened), or back from
+    just before ``start`` (-1: the end) when newest first; the position to go on from,
+    or None at the end."""
+    source = view.om.open_orders if wanted.status == "open" else view.om.orders
+    orders = list(source.values())
+    if newest_first:
+        end = len(orders) if start < 0 else min(start, len(orders))
+        indices: range = range(end - 1, -1, -1)
+    else:
+        indices = range(max(start, 0), len(orders))
     found: list[dict[str, Any]] = []
-    for index in range(start, len(orders)):
+    for index in indices:
         order = orders[index]
         if not wanted.matches(view, order):
             continue
         if len(found) == limit:
-            return found, index
+            return found, index + 1 if newest_first else index
         found.append({"run_id": run_id, **view.order_row(order)})
     return found, None
 
 
-@router.get("/api/runs/{run_id}/orders", response_model=Page[OrderOut],
-            summary="A run's orders, oldest first")
+def _total(view: RunView, wanted: OrderFilter) -> int | None:
+    """The list's length where it is known without reading it all."""
+    if wanted.symbol is None and wanted.since is None and wanted.until is None:
+        if wanted.status is None:
+            return len(view.om.orders)
+        if wanted.status == "open":
+            return len(view.om.open_orders)
+    return None
+
+
+@router.get("/api/runs/{run_id}/orders", response_model=CountedPage[OrderOut],
+            summary="A run's orders, oldest first (or newest first)")
 async def run_orders(request: Request, _caller: Viewer, run_id: RunId, page: Paging,
                      status: OrderStatusFilter | None = None, symbol: Symbol = None,
-                     since: Since = None, until: Until = None) -> dict[str, Any]:
+                     since: Since = None, until: Until = None,
+                     newest_first: NewestFirst = False) -> dict[str, Any]:
     state = api_state(request)
     await state.record(run_id)
     wanted = OrderFilter(status, symbol, since, until)
-    start = cursor_int(page)
-    items, nxt = await state.read_view(
-        run_id, functools.partial(scan, run_id=run_id, wanted=wanted, start=start,
-                                  limit=page.limit), NOTHING)
-    return {"items": items, "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
+    start = cursor_int(page, -1 if newest_first else 0)
+
+    def read(view: RunView) -> tuple[Found, int | None]:
+        return scan(view, run_id, wanted, start, page.limit, newest_first), \
+            _total(view, wanted)
+
+    nothing: tuple[Found, int | None] = (NOTHING, 0)
+    (items, nxt), total = await state.read_view(run_id, read, nothing)
+    return {"items": items, "total": total,
+            "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
 
 
 @router.get("/api/orders", response_model=Page[OrderOut],
