@@ -80,7 +80,7 @@ def test_limit_order_placed_listed_amended_and_canceled(server: ExchangeServer) 
     assert listed["orders"][0]["symbol"] == SYMBOL
 
     amended = ok_json(heron(*on(server, "order", "amend", "--symbol", SYMBOL, "--id",
-                                order["venue_order_id"], "--qty", "0.020", "--price",
+                                order["venue_order_id"], "--quantity", "0.020", "--price",
                                 "60001", "--json")))["order"]
     assert (amended["quantity"], amended["price"]) == ("0.020", "60001.00")
     assert amended["venue_order_id"] == order["venue_order_id"]          # in place
@@ -94,7 +94,7 @@ def test_limit_order_placed_listed_amended_and_canceled(server: ExchangeServer) 
 
 
 def test_table_output_names_the_order(server: ExchangeServer) -> None:
-    proc = place(server, "--side", "sell", "--qty", "0.002", "--price", "65000")
+    proc = place(server, "--side", "sell", "--quantity", "0.002", "--price", "65000")
     assert proc.returncode == 0, proc.stderr
     [resting] = venue_open(server)
     assert "order placed" in proc.stdout and str(resting.order_id) in proc.stdout

@@ -74,7 +74,7 @@ ClientIdOpt = Annotated[str | None, Opt("--client-id", help="the order's client 
 def place_command(
     venue: VenueOpt, symbol: SymbolOpt,
     side: Annotated[str, Opt(help="buy or sell")],
-    qty: Annotated[str, Opt("--qty", help="quantity, decimal, on the venue's lot")],
+    qty: Annotated[str, Opt("--qty", "--quantity", help="quantity, decimal, on the venue's lot")],
     order_type: Annotated[str, Opt("--type", help="market, limit, stop, stop-limit")
                           ] = "limit",
     price: Annotated[str | None, Opt(help="limit price (limit, stop-limit)")] = None,
@@ -266,7 +266,7 @@ async def _cancel_all(opts: VenueOptions, symbol: str) -> None:
 @order_app.command("amend")
 def amend_command(
     venue: VenueOpt, symbol: SymbolOpt, order_id: IdOpt = None, client_id: ClientIdOpt = None,
-    qty: Annotated[str | None, Opt("--qty", help="new quantity")] = None,
+    qty: Annotated[str | None, Opt("--qty", "--quantity", help="new quantity")] = None,
     price: Annotated[str | None, Opt(help="new limit price")] = None,
     endpoint: EndpointOpt = None, testnet: TestnetOpt = False, paper: PaperOpt = False,
     key_file: KeyFileOpt = None, as_json: JsonOpt = False,
