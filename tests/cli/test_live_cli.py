@@ -75,6 +75,12 @@ def test_heron_live_trades_a_library_strategy_and_reconcile_fixes_a_hand_order(
     assert again.returncode == 0, again.stderr
     assert "open orders 0 " in again.stderr   # the hand order is gone, nothing else rests
 
+    other = live(server, state, "--duration", "3", "--testnet")  # not the account it trades
+    assert other.returncode == 2
+    assert other.stderr.strip().splitlines()[-1].endswith(
+        "this state trades the live account, not the testnet; leave --testnet out, or "
+        "pass another --state")
+
 
 def test_reconcile_inventories_an_account_without_a_run(server: ExchangeServer) -> None:
     server.call(lambda: server.account.place({

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from heron.node.live_run import LiveStatus
+    from heron.node.live_run import LiveConfig, LiveState, LiveStatus
     from heron.venues.credentials import Credentials
 
 err = Console(stderr=True)
@@ -74,9 +74,7 @@ def live_command(
     from heron.cli.paper import open_journal, print_final
     from heron.core.writer_lock import WriterLock
     from heron.data.feeds.session import FeedOptions
-    from heron.errors import InputError
-    from heron.node.live_run import LiveConfig, LiveState, run_live
-    from heron.node.paper_state import resolve_config
+    from heron.node.live_run import LiveState, run_live
     from heron.observe.logs import bind_run, configure_logging
     from heron.observe.metrics_server import MetricsEndpoint
     from heron.risk.config import risk_text
@@ -93,16 +91,7 @@ def live_command(
     st = LiveState(state)
     stack = contextlib.ExitStack()
     try:
-        stored = st.stored()
-        resolved = resolve_config(given, stored[0] if stored else None)
-        if isinstance(resolved, LiveConfig):
-            cfg = resolved
-            if testnet and not cfg.testnet:
-                raise InputError("this state trades the live account, not the testnet; "
-                                 "leave --testnet out, or pass another --state")
-        else:
-            cfg = LiveConfig(**{k: getattr(resolved, k) for k in resolved.__struct_fields__},
-                             testnet=testnet)
+        cfg = _config(given, st, testnet)
         bind_run(run=st.dir.name, strategy=cfg.strategy, venue=cfg.venue)  # the last line too
         open_journal(st, db, run_id, log_json)
         credentials = load_credentials(cfg.venue, key_file=key_file)
@@ -131,6 +120,24 @@ def live_command(
     finally:
         stack.close()
         st.close()
+
+
+def _config(given: dict[str, Any], st: LiveState, testnet: bool) -> LiveConfig:
+    """The run's options: the stored ones when ``st`` resumes a run (flags may not
+    change them), else the flags'."""
+    from heron.errors import InputError
+    from heron.node.live_run import LiveConfig
+    from heron.node.paper_state import resolve_config
+
+    stored = st.stored()
+    resolved = resolve_config(given, stored[0] if stored else None)
+    if isinstance(resolved, LiveConfig):
+        if testnet and not resolved.testnet:
+            raise InputError("this state trades the live account, not the testnet; "
+                             "leave --testnet out, or pass another --state")
+        return resolved
+    return LiveConfig(**{k: getattr(resolved, k) for k in resolved.__struct_fields__},
+                      testnet=testnet)
 
 
 def account_key(testnet: bool, credentials: Credentials) -> str:
