@@ -12,8 +12,17 @@ from api.conftest import Home
 from heron.api.read_models import RunView
 from heron.api.record_json import RecordEncoder, fixed_text
 from heron.core.journal_store import JournalReader
-from heron.model.events import OrderFilled, Record, SubmitOrder, TradingStateChanged
+from heron.model.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderSubmitted,
+    Record,
+    SubmitOrder,
+    TradingStateChanged,
+)
 from heron.model.fixed import EXACT
+from heron.model.orders import OrderSide, OrderType
 from heron.node.replay import replay_journal
 from heron.node.round_trip_table import journal_round_trips
 
@@ -39,7 +48,8 @@ def test_view_has_the_state_heron_replay_rebuilds(home: Home) -> None:
     assert view.portfolio.snapshot() == replayed.portfolio.snapshot()
     assert {k: o.status for k, o in view.om.orders.items()} == {
         k: o.status for k, o in replayed.orders.orders.items()}
-    assert len(view.fills) == replayed.portfolio.fill_count > 100
+    assert view.fill_count == replayed.portfolio.fill_count > 100
+    assert view.order_count == len(replayed.orders.orders)
     table = journal_round_trips(location, include_open=True, run_id=journal_run)
     rows = view.round_trip_rows()
     assert len(rows) == table.height
@@ -63,7 +73,7 @@ def test_view_built_record_by_record_equals_one_built_at_once(home: Home) -> Non
         pieces.apply(1, records[0])  # an old sequence number changes nothing
     assert pieces.portfolio.snapshot() == whole.portfolio.snapshot()
     assert pieces.equity == whole.equity and pieces.last_seq == len(records)
-    assert pieces.fill_rows() == whole.fill_rows()
+    assert pieces.fill_count == whole.fill_count
     assert pieces.order_rows() == whole.order_rows()
 
 
@@ -99,7 +109,7 @@ def test_records_leave_with_prices_sizes_and_money_as_decimal_text(home: Home) -
 def test_equity_curve_drawdown_and_downsampling(home: Home) -> None:
     view = _view(home, home.month)
     everything = view.equity_rows(10**6)
-    assert len(everything) == len(view.equity) == len(view.fills) + 1
+    assert len(everything) == len(view.equity) == view.fill_count + 1
     assert everything[0]["ts"] > 0  # starts at the run's first timed record, not 1970
     peak = Decimal(0)
     for row in everything:
@@ -122,3 +132,72 @@ def test_equity_starts_at_the_first_timed_record(home: Home) -> None:
     for seq, record in enumerate(records, 2):
         view.apply(seq, record)
     assert view.equity[0][0] == records[0].ts_event > 0
+
+
+def test_a_paper_or_live_view_keeps_what_the_run_keeps_and_stays_exact(home: Home) -> None:
+    """A view served while a run trades for weeks: its newest closed orders (with their
+    round trips) and every open one, a thinned curve whose deepest drawdown is still the
+    exact one, and counts of everything it let go of; its account is the whole run's."""
+    header, records = _journal(home, home.month)
+    whole = _view(home, home.month)
+    small = RunView(home.month, {**header, "kind": "paper"}, closed_kept=25, equity_kept=40)
+    for seq, record in enumerate(records, 1):
+        small.apply(seq, record)
+    assert small.portfolio.snapshot() == whole.portfolio.snapshot()
+    assert small.summary() == whole.summary() and small.balance_rows() == whole.balance_rows()
+    assert (small.order_count, small.fill_count) == (whole.order_count, whole.fill_count)
+    assert whole.order_count > 100
+    kept = small.order_rows()
+    assert len(kept) == 25 and kept == whole.order_rows()[-25:]   # the newest, unchanged
+    assert set(small.order_no) == set(small.om.orders) == set(small.order_ts)
+    assert [small.order_no[r["client_order_id"]] for r in kept] == list(
+        range(whole.order_count - 24, whole.order_count + 1))
+    trips = whole.round_trip_rows()   # closed, then the open ones
+    assert small.round_trip_rows() == trips[-(25 + len(whole.om.trips.open)):]
+    assert small.round_trip_count() == whole.round_trip_count() == len(
+        whole.round_trip_rows())
+    assert 40 <= len(small.equity) <= 80 < len(whole.equity)
+    assert small.equity[-1] == whole.equity[-1]
+    assert max(d for _, _, d in small.equity) == max(d for _, _, d in whole.equity) > 0
+    assert [p[0] for p in small.equity] == sorted(p[0] for p in small.equity)
+
+
+def test_a_backtest_view_keeps_every_order(home: Home) -> None:
+    view = _view(home, home.month)
+    assert len(view.om.orders) == view.order_count > 100 and not view.om.bounded
+
+
+def test_a_round_trip_keeps_its_decision_prices_after_its_orders_are_let_go_of(
+        home: Home) -> None:
+    """A position held while 40 quotes come and go: its entry order is let go of (5
+    closed orders kept), but the trip still prices its slippage from both decisions."""
+    header, records = _journal(home, home.month)
+    iid = next(r.instrument_id for r in records if isinstance(r, SubmitOrder))
+    view = RunView(home.month, {**header, "kind": "live"}, closed_kept=5)
+    made: list[Record] = []
+
+    def order(cid: str, side: OrderSide, kind: OrderType, px: int, decided: int) -> None:
+        t = 1_700_000_000_000_000_000 + len(made) * 10**9
+        made.append(SubmitOrder(t, t, cid, "s", iid, side, kind, 10,
+                                px if kind is OrderType.LIMIT else None, decision_price=decided))
+        made.append(OrderSubmitted(t, t, cid, iid))
+        made.append(OrderAccepted(t, t, cid, iid, f"V-{cid}"))
+        if kind is OrderType.MARKET:
+            made.append(OrderFilled(t, t, cid, iid, f"V-{cid}", f"T-{cid}", "s", side, 10, px,
+                                    0, "taker", 10))
+        else:
+            made.append(OrderCanceled(t, t, cid, iid))
+
+    order("in", OrderSide.BUY, OrderType.MARKET, 400_000, 399_990)
+    for k in range(40):
+        order(f"quote-{k}", OrderSide.SELL, OrderType.LIMIT, 410_000, 401_000)
+    order("out", OrderSide.SELL, OrderType.MARKET, 401_000, 401_020)
+    for seq, record in enumerate(made, 1):
+        view.apply(seq, record)
+    assert view.problems == []
+    assert "in" not in view.om.orders and view.order_count == 42
+    [trip] = view.round_trip_rows()
+    price = view.encoder.instruments[iid].price
+    assert Decimal(trip["entry_decision_price"]) == price(399_990)
+    assert Decimal(trip["exit_decision_price"]) == price(401_020)
+    assert len(view.decisions) < 42

@@ -49,6 +49,7 @@ class RowSource(Protocol):
 
     def read(self, after: int, limit: int, *, wait: bool = True) -> list[Row]: ...
     def read_type(self, after: int, limit: int, type_name: str) -> list[Row]: ...
+    def read_type_before(self, before: int, limit: int, type_name: str) -> list[Row]: ...
     def last_seq(self) -> int: ...
     def header(self) -> dict[str, Any] | None: ...
     def sealed(self) -> bool: ...
@@ -158,6 +159,12 @@ class SqliteRows:
                            "AND seq > ? AND type = ? ORDER BY seq LIMIT ?",
                            (self.run_id, after, type_name, limit))
 
+    def read_type_before(self, before: int, limit: int, type_name: str) -> list[Row]:
+        """The last ``limit`` records of a type before ``before``, newest first."""
+        return self._query("SELECT seq, ts, type, payload FROM records WHERE run_id = ? "
+                           "AND seq < ? AND type = ? ORDER BY seq DESC LIMIT ?",
+                           (self.run_id, before, type_name, limit))
+
     def last_seq(self) -> int:
         rows = self._query("SELECT max(seq) FROM records WHERE run_id = ?", (self.run_id,))
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
@@ -205,6 +212,12 @@ class PgRows:
         return self._records(sa.select(t.seq, t.ts, t.type, t.payload).where(
             t.run_id == self.run_id, t.seq > after, t.type == type_name
         ).order_by(t.seq).limit(limit))
+
+    def read_type_before(self, before: int, limit: int, type_name: str) -> list[Row]:
+        t = records_table.c
+        return self._records(sa.select(t.seq, t.ts, t.type, t.payload).where(
+            t.run_id == self.run_id, t.seq < before, t.type == type_name
+        ).order_by(t.seq.desc()).limit(limit))
 
     def _records(self, query: Any) -> list[Row]:
         return [(int(s), int(ts), str(k), bytes(p)) for s, ts, k, p in self._rows(query)]

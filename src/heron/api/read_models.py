@@ -14,6 +14,14 @@ instrument. The curve has one point per fill, funding payment or venue balance u
 Prices, sizes and money leave as exact decimal strings (:mod:`heron.api.record_json`).
 A view is changed by one worker thread and read by request threads: both hold
 :attr:`RunView.lock`.
+
+A view's memory does not grow with the run. Fills are not kept: they are read from the
+journal a page at a time (:func:`fill_row` renders one), and the view counts them. The
+curve keeps each point's drawdown (from the exact running peak) and is thinned to its
+deepest points once it doubles :data:`EQUITY_KEPT`, so the deepest drawdown stays exact.
+A paper or live run's view (served while it trades, for weeks) keeps its open orders
+and its newest :data:`CLOSED_KEPT` closed ones with their round trips, as the run
+itself does; every order keeps its creation number, the cursor of the orders' pages.
 """
 
 from __future__ import annotations
@@ -42,12 +50,21 @@ from heron.node.round_trip_table import round_trips_frame
 DRAWDOWN_SCALE = 8
 #: decimals of an average price (a quotient)
 AVG_SCALE = 12
+#: closed orders (and round trips) a paper or live run's view keeps: the run's own bound
+CLOSED_KEPT = 10_000
+#: equity points kept after a thinning (done when the curve holds twice as many)
+EQUITY_KEPT = 20_000
+#: problems (records the view could not apply) kept, the first ones
+PROBLEMS_KEPT = 100
+#: an equity point: ts, equity (money raw), drawdown at DRAWDOWN_SCALE
+EquityPoint = tuple[int, int, int]
 
 
 class RunView:
     """Orders, fills, positions, balances, round trips and equity of one run."""
 
-    def __init__(self, run_id: str, header: dict[str, Any]) -> None:
+    def __init__(self, run_id: str, header: dict[str, Any], *,
+                 closed_kept: int | None = None, equity_kept: int = EQUITY_KEPT) -> None:
         self.encoder = RecordEncoder(run_id, header)
         instruments = list(self.encoder.instruments.values())
         precision = int(header.get("money_precision", 0))
@@ -57,12 +74,42 @@ class RunView:
         self.currency = instruments[0].quote_currency if instruments else ""
         self.lock = threading.Lock()
         self.last_seq = 0
-        self.fills: list[tuple[int, OrderFilled]] = []
-        self.equity: list[tuple[int, int]] = []   # (ts, money raw)
+        self.order_count = 0
+        self.fill_count = 0
+        self.equity: list[EquityPoint] = []
+        self.equity_kept = equity_kept
+        self._peak: int | None = None
         self.decisions: dict[str, int] = {}
         self.order_ts: dict[str, int] = {}        # client order id -> last event ts
+        self.order_no: dict[str, int] = {}        # client order id -> creation number
         self.trading_state: str | None = None
         self.problems: list[str] = []              # records the replay could not apply
+        self.problem_count = 0
+        if closed_kept is None and header.get("kind", "backtest") != "backtest":
+            closed_kept = CLOSED_KEPT
+        self._decisions_cap: int | None = None
+        if closed_kept is not None:
+            self.om.retain_closed(closed_kept)
+            self.om.forget_hooks.append(self._forget)
+            self._decisions_cap = 4 * closed_kept
+
+    def _forget(self, order: Order) -> None:
+        """The order manager let go of a closed order: so does the view (its decision
+        price stays while a kept round trip still names the order)."""
+        cid = order.client_order_id
+        self.order_ts.pop(cid, None)
+        self.order_no.pop(cid, None)
+
+    def _prune_decisions(self) -> None:
+        """Keep the decision prices of orders still kept or named by a kept round trip:
+        swept when the table doubles, so an order pays O(1) on average."""
+        book = self.om.trips
+        named = set(self.om.orders)
+        for trip in [*book.closed, *book.open.values()]:
+            named.update(trip.entry_orders, trip.exit_orders)
+        self.decisions = {k: v for k, v in self.decisions.items() if k in named}
+        assert self._decisions_cap is not None
+        self._decisions_cap = max(self._decisions_cap, 2 * len(self.decisions))
 
     # -- advancing -------------------------------------------------------------------------
     def apply(self, seq: int, record: Record) -> None:
@@ -71,18 +118,25 @@ class RunView:
             return
         self.last_seq = seq
         if not self.equity and record.ts_event > 0:  # a run's INIT record carries no time
-            self.equity.append((record.ts_event, self.portfolio.starting_balance))
+            self._point(record.ts_event, self.portfolio.starting_balance)
         if not self._known(seq, record):
             return
-        if isinstance(record, SubmitOrder) and record.decision_price is not None:
-            self.decisions[record.client_order_id] = record.decision_price
         try:
             order = self.om.apply(record)
         except HeronError as exc:  # a damaged journal: keep what can be shown
-            self.problems.append(f"seq {seq}: {exc}")
+            self._problem(f"seq {seq}: {exc}")
             return
         if order is not None:
-            self.order_ts[order.client_order_id] = record.ts_event
+            cid = order.client_order_id
+            if isinstance(record, SubmitOrder):
+                self.order_count += 1
+                self.order_no[cid] = self.order_count
+                if record.decision_price is not None:
+                    self.decisions[cid] = record.decision_price
+                    cap = self._decisions_cap
+                    if cap is not None and len(self.decisions) > cap:
+                        self._prune_decisions()
+            self.order_ts[cid] = record.ts_event
         self._account(seq, record)
 
     def _account(self, seq: int, record: Record) -> None:
@@ -103,12 +157,17 @@ class RunView:
         iid = getattr(record, "instrument_id", None)
         if iid is None or iid in self.encoder.instruments:
             return True
-        self.problems.append(f"seq {seq}: instrument {iid!r} is not in the journal "
-                             "header; record skipped")
+        self._problem(f"seq {seq}: instrument {iid!r} is not in the journal header; "
+                      "record skipped")
         return False
 
+    def _problem(self, what: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(what)
+
     def _on_fill(self, seq: int, fill: OrderFilled) -> None:
-        self.fills.append((seq, fill))
+        self.fill_count += 1
         self.portfolio.marks[fill.instrument_id] = fill.last_px
         self._sample(fill.ts_event)
 
@@ -119,7 +178,16 @@ class RunView:
             mark = pf.marks.get(iid)
             if pos.qty and mark is not None:
                 total += pf.position_value(pos, mark)
-        self.equity.append((ts, total))
+        self._point(ts, total)
+
+    def _point(self, ts: int, value: int) -> None:
+        """A point of the curve with its drawdown from the exact running peak; the curve
+        thinned to its deepest points once it doubles :attr:`equity_kept`."""
+        peak = self._peak = value if self._peak is None else max(self._peak, value)
+        depth = round_raw((peak - value) * 10**DRAWDOWN_SCALE, peak) if peak > 0 else 0
+        self.equity.append((ts, value, depth))
+        if len(self.equity) > 2 * self.equity_kept:
+            self.equity = _downsample(self.equity, self.equity_kept)
 
     # -- reading (hold self.lock) ----------------------------------------------------------
     def order_rows(self) -> list[dict[str, Any]]:
@@ -147,20 +215,6 @@ class RunView:
             "ts_init": order.ts_init, "ts_last": self.order_ts.get(order.client_order_id,
                                                                    order.ts_init),
             "ts_closed": order.ts_closed or None}
-
-    def fill_rows(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
-        enc = self.encoder
-        rows = []
-        for seq, f in self.fills[start:end]:
-            grid = enc.grids[f.instrument_id]
-            rows.append({
-                "seq": seq, "ts": f.ts_event, "client_order_id": f.client_order_id,
-                "instrument_id": f.instrument_id,
-                "symbol": enc.instruments[f.instrument_id].symbol, "side": f.side.value,
-                "quantity": grid.size(f.last_qty), "price": grid.price(f.last_px),
-                "fee": enc.money(f.fee), "liquidity": f.liquidity, "trade_id": f.trade_id,
-                "venue_order_id": f.venue_order_id, "strategy_id": f.strategy_id})
-        return rows
 
     def position_rows(self) -> list[dict[str, Any]]:
         pf, enc = self.portfolio, self.encoder
@@ -199,19 +253,18 @@ class RunView:
         return [{k: decimal_text(v) if isinstance(v, Decimal) else v for k, v in row.items()}
                 for row in frame.iter_rows(named=True)]
 
+    def round_trip_count(self) -> int:
+        """Round trips in all: the closed ones (a paper or live view keeps the newest),
+        then the open ones."""
+        return self.om.trips.closed_count + len(self.om.trips.open)
+
     def equity_rows(self, points: int) -> list[dict[str, Any]]:
         """The curve with its drawdown (``1 - equity / peak``), at most ``points`` samples
         (the deepest point of each stretch kept, so the max drawdown survives)."""
         money = self.encoder.money
-        rows: list[tuple[int, int, int]] = []
-        peak = None
-        for ts, value in self.equity:
-            peak = value if peak is None else max(peak, value)
-            depth = round_raw((peak - value) * 10**DRAWDOWN_SCALE, peak) if peak > 0 else 0
-            rows.append((ts, value, depth))
         return [{"ts": ts, "equity": money(value), "drawdown": fixed_text(depth,
                                                                            DRAWDOWN_SCALE)}
-                for ts, value, depth in _downsample(rows, points)]
+                for ts, value, depth in _downsample(self.equity, points)]
 
     def summary(self) -> dict[str, Any]:
         """Equity, PnL, trading state and gross exposure at the last marks."""
@@ -223,17 +276,28 @@ class RunView:
                 "trading_state": self.trading_state, "exposure": money(exposure)}
 
 
+def fill_row(encoder: RecordEncoder, seq: int, fill: OrderFilled) -> dict[str, Any]:
+    """A fill as the API lists it (from the journal: a view keeps no fills)."""
+    grid = encoder.grids[fill.instrument_id]
+    return {"seq": seq, "ts": fill.ts_event, "client_order_id": fill.client_order_id,
+            "instrument_id": fill.instrument_id,
+            "symbol": encoder.instruments[fill.instrument_id].symbol, "side": fill.side.value,
+            "quantity": grid.size(fill.last_qty), "price": grid.price(fill.last_px),
+            "fee": encoder.money(fill.fee), "liquidity": fill.liquidity,
+            "trade_id": fill.trade_id, "venue_order_id": fill.venue_order_id,
+            "strategy_id": fill.strategy_id}
+
+
 def _quotient(numerator: int, denominator: int, precision: int) -> str:
     """``numerator / denominator * 10**-precision`` rounded half-even at AVG_SCALE."""
     raw = round_raw(numerator * 10 ** max(AVG_SCALE - precision, 0), denominator)
     return fixed_text(raw, max(AVG_SCALE, precision))
 
 
-def _downsample(rows: list[tuple[int, int, int]], points: int
-                ) -> list[tuple[int, int, int]]:
+def _downsample(rows: list[EquityPoint], points: int) -> list[EquityPoint]:
     if len(rows) <= points:
         return rows
-    picked: list[tuple[int, int, int]] = []
+    picked: list[EquityPoint] = []
     step = len(rows) / points
     for k in range(points):
         part = rows[int(k * step):int((k + 1) * step)] or rows[-1:]

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from heron.api.auth import Viewer
+from heron.api.follow import JournalFollower
 from heron.api.pages import NewestFirst, Paging, cursor_int, encode_cursor, window
-from heron.api.read_models import RunView
+from heron.api.read_models import fill_row
 from heron.api.routes.runs import RunId
 from heron.api.schemas import (
     BalanceOut,
@@ -21,6 +22,8 @@ from heron.api.schemas import (
     RoundTripOut,
 )
 from heron.api.state import api_state
+from heron.core.journal import decode_record
+from heron.model.events import OrderFilled
 
 router = APIRouter(tags=["account"])
 
@@ -29,25 +32,36 @@ def _page(rows: list[dict[str, Any]], end: int, total: int) -> dict[str, Any]:
     return {"items": rows, "next_cursor": encode_cursor(str(end)) if end < total else None}
 
 
-def _counted(rows: list[dict[str, Any]], nxt: int | None, total: int) -> dict[str, Any]:
-    return {"items": rows, "total": total,
-            "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
-
-
 @router.get("/api/runs/{run_id}/fills", response_model=CountedPage[FillOut],
             summary="A run's fills, oldest first (or newest first)")
 async def fills(request: Request, _caller: Viewer, run_id: RunId, page: Paging,
                 newest_first: NewestFirst = False) -> dict[str, Any]:
+    """Read from the journal by sequence number (a view keeps no fills), up to what the
+    run's view has applied, so the page and the view's count agree."""
     state = api_state(request)
     await state.record(run_id)
+    total, last = await state.read_view(run_id, lambda v: (v.fill_count, v.last_seq), (0, 0))
+    follower = await state.hub.follower(run_id)
+    cursor = cursor_int(page, last + 1 if newest_first else 0)
+    rows = await state.hub.run(_fills, follower, cursor, page.limit + 1, newest_first, last)
+    more = len(rows) > page.limit
+    rows = rows[:page.limit]
+    return {"items": rows, "total": total,
+            "next_cursor": encode_cursor(str(rows[-1]["seq"])) if more else None}
 
-    def read(view: RunView) -> dict[str, Any]:
-        total = len(view.fills)
-        start, end, nxt = window(page, total, newest_first)
-        rows = view.fill_rows(start, end)
-        return _counted(rows[::-1] if newest_first else rows, nxt, total)
 
-    return await state.read_view(run_id, read, _counted([], None, 0))
+def _fills(follower: JournalFollower, cursor: int, limit: int, newest_first: bool,
+           last: int) -> list[dict[str, Any]]:
+    source, encoder = follower.source, follower.get_encoder()
+    if encoder is None or last == 0:
+        return []
+    if newest_first:
+        found = source.read_type_before(min(cursor, last + 1), limit, "OrderFilled")
+    else:
+        found = [r for r in source.read_type(cursor, limit, "OrderFilled") if r[0] <= last]
+    fills = ((seq, decode_record(payload)) for seq, _ts, _t, payload in found)
+    return [fill_row(encoder, seq, fill) for seq, fill in fills
+            if isinstance(fill, OrderFilled)]
 
 
 @router.get("/api/runs/{run_id}/positions", response_model=Page[PositionOut],
@@ -71,10 +85,12 @@ async def round_trips(request: Request, _caller: Viewer, run_id: RunId, page: Pa
     state = api_state(request)
     await state.record(run_id)
     empty: list[dict[str, Any]] = []
-    rows = await state.read_view(run_id, lambda v: v.round_trip_rows(), empty)
+    rows, total = await state.read_view(
+        run_id, lambda v: (v.round_trip_rows(), v.round_trip_count()), (empty, 0))
     start, end, nxt = window(page, len(rows), newest_first)
     chunk = rows[start:end]
-    return _counted(chunk[::-1] if newest_first else chunk, nxt, len(rows))
+    return {"items": chunk[::-1] if newest_first else chunk, "total": total,
+            "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
 
 
 async def _whole(request: Request, run_id: str, page: Paging, method: str) -> dict[str, Any]:

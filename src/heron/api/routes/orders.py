@@ -60,27 +60,31 @@ class OrderFilter:
             self.until is None or order.ts_init <= self.until)
 
 
-def scan(view: RunView, run_id: str, wanted: OrderFilter, start: int, limit: int,
+def scan(view: RunView, run_id: str, wanted: OrderFilter, after: int, limit: int,
          newest_first: bool = False) -> Found:
-    """Up to ``limit`` matching orders from position ``start`` of the run's orders (in
-    the order they were created; the open ones in the order they opened), or back from
-    just before ``start`` (-1: the end) when newest first; the position to go on from,
-    or None at the end."""
-    source = view.om.open_orders if wanted.status == "open" else view.om.orders
-    orders = list(source.values())
-    if newest_first:
-        end = len(orders) if start < 0 else min(start, len(orders))
-        indices: range = range(end - 1, -1, -1)
-    else:
-        indices = range(max(start, 0), len(orders))
+    """Up to ``limit`` matching orders created after order number ``after`` (in the
+    order they were created; the open ones in the order they opened), or before it when
+    newest first (-1: from the newest); the number to go on from, or None at the end.
+    Creation numbers do not move when a paper or live view lets go of old closed
+    orders, so a page never skips nor repeats one."""
+    number = view.order_no
+    source: Any = view.om.orders.values()
+    if wanted.status == "open":  # few: in creation order, as the whole list
+        source = sorted(view.om.open_orders.values(),
+                        key=lambda o: number.get(o.client_order_id, 0))
+    orders = reversed(list(source)) if newest_first else source
     found: list[dict[str, Any]] = []
-    for index in indices:
-        order = orders[index]
+    last = 0
+    for order in orders:
+        no = number.get(order.client_order_id, 0)
+        if (no >= after >= 0) if newest_first else (no <= after):
+            continue
         if not wanted.matches(view, order):
             continue
         if len(found) == limit:
-            return found, index + 1 if newest_first else index
+            return found, last
         found.append({"run_id": run_id, **view.order_row(order)})
+        last = no
     return found, None
 
 
@@ -88,7 +92,7 @@ def _total(view: RunView, wanted: OrderFilter) -> int | None:
     """The list's length where it is known without reading it all."""
     if wanted.symbol is None and wanted.since is None and wanted.until is None:
         if wanted.status is None:
-            return len(view.om.orders)
+            return view.order_count
         if wanted.status == "open":
             return len(view.om.open_orders)
     return None
@@ -131,7 +135,7 @@ async def all_orders(request: Request, _caller: Viewer, page: Paging,
     for k in range(first, len(run_ids)):
         run_id = run_ids[k]
         got, nxt = await state.read_view(run_id, functools.partial(
-            scan, run_id=run_id, wanted=wanted, start=start, limit=page.limit - len(items)),
+            scan, run_id=run_id, wanted=wanted, after=start, limit=page.limit - len(items)),
             NOTHING)
         items += got
         start = 0
