@@ -62,9 +62,9 @@ class OrderFilter:
 
 def scan(view: RunView, run_id: str, wanted: OrderFilter, after: int, limit: int,
          newest_first: bool = False) -> Found:
-    """Up to ``limit`` matching orders created after order number ``after`` (in the
-    order they were created; the open ones in the order they opened), or before it when
-    newest first (-1: from the newest); the number to go on from, or None at the end.
+    """Up to ``limit`` matching orders created after order number ``after``, in the
+    order they were created, or before it when newest first (-1: from the newest); the
+    number to go on from, or None at the end.
     Creation numbers do not move when a paper or live view lets go of old closed
     orders, so a page never skips nor repeats one."""
     number = view.order_no
@@ -72,7 +72,7 @@ def scan(view: RunView, run_id: str, wanted: OrderFilter, after: int, limit: int
     if wanted.status == "open":  # few: in creation order, as the whole list
         source = sorted(view.om.open_orders.values(),
                         key=lambda o: number.get(o.client_order_id, 0))
-    orders = reversed(list(source)) if newest_first else source
+    orders = reversed(source) if newest_first else source
     found: list[dict[str, Any]] = []
     last = 0
     for order in orders:
