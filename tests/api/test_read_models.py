@@ -52,7 +52,8 @@ def test_view_has_the_state_heron_replay_rebuilds(home: Home) -> None:
     assert view.order_count == len(replayed.orders.orders)
     table = journal_round_trips(location, include_open=True, run_id=journal_run)
     rows = view.round_trip_rows()
-    assert len(rows) == table.height
+    assert len(rows) == table.height == view.kept_round_trips() == view.round_trip_count()
+    assert view.round_trip_rows(10, 20) == rows[10:20]   # a page prices its rows only
     for mine, theirs in zip(rows, table.iter_rows(named=True), strict=True):
         for key, value in theirs.items():
             expected = value if not isinstance(value, Decimal) else value.normalize()

@@ -246,12 +246,19 @@ class RunView:
                  "funding": money(pf.funding), "adjustments": money(pf.adjustments),
                  "pnl": money(equity - pf.starting_balance)}]
 
-    def round_trip_rows(self) -> list[dict[str, Any]]:
+    def round_trip_rows(self, start: int = 0, end: int | None = None
+                        ) -> list[dict[str, Any]]:
+        """The kept round trips ``[start:end]``: the closed ones, then the open ones (only
+        the slice is priced: a page costs its own rows, not the whole run's)."""
         book = self.om.trips
         trips = list(book.closed) + sorted(book.open.values(), key=lambda t: t.entry_ts)
-        frame = round_trips_frame(self.portfolio, trips, self.decisions)
+        frame = round_trips_frame(self.portfolio, trips[start:end], self.decisions)
         return [{k: decimal_text(v) if isinstance(v, Decimal) else v for k, v in row.items()}
                 for row in frame.iter_rows(named=True)]
+
+    def kept_round_trips(self) -> int:
+        """Round trips in memory (the positions :meth:`round_trip_rows` slices)."""
+        return len(self.om.trips.closed) + len(self.om.trips.open)
 
     def round_trip_count(self) -> int:
         """Round trips in all: the closed ones (a paper or live view keeps the newest),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from heron.api.auth import Viewer
 from heron.api.follow import JournalFollower
 from heron.api.pages import NewestFirst, Paging, cursor_int, encode_cursor, window
-from heron.api.read_models import fill_row
+from heron.api.read_models import RunView, fill_row
 from heron.api.routes.runs import RunId
 from heron.api.schemas import (
     BalanceOut,
@@ -84,13 +84,15 @@ async def round_trips(request: Request, _caller: Viewer, run_id: RunId, page: Pa
                       newest_first: NewestFirst = False) -> dict[str, Any]:
     state = api_state(request)
     await state.record(run_id)
-    empty: list[dict[str, Any]] = []
-    rows, total = await state.read_view(
-        run_id, lambda v: (v.round_trip_rows(), v.round_trip_count()), (empty, 0))
-    start, end, nxt = window(page, len(rows), newest_first)
-    chunk = rows[start:end]
-    return {"items": chunk[::-1] if newest_first else chunk, "total": total,
-            "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
+
+    def read(view: RunView) -> dict[str, Any]:
+        start, end, nxt = window(page, view.kept_round_trips(), newest_first)
+        rows = view.round_trip_rows(start, end)
+        return {"items": rows[::-1] if newest_first else rows,
+                "total": view.round_trip_count(),
+                "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
+
+    return await state.read_view(run_id, read, {"items": [], "total": 0, "next_cursor": None})
 
 
 async def _whole(request: Request, run_id: str, page: Paging, method: str) -> dict[str, Any]:
