@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from heron.cli.status import home_summary
 from heron.node.runs import RunManager
 from managed_runs import backtest_config, heron, served, stop_runs, wait_status
 
@@ -79,3 +80,23 @@ def test_status_bad_input(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no heron server home" in missing.stderr
     down = heron("status", "--url", "http://127.0.0.1:9")
     assert down.returncode == 1 and "cannot reach heron serve" in down.stderr
+
+
+def test_a_paper_or_live_runs_summary_needs_no_journal_replay(tmp_path: Path) -> None:
+    """A run's ``status.json`` now carries its PnL: the summary comes from it alone (a
+    month-old live journal took minutes to replay on every ``heron status``); an older
+    ``status.json`` without it still goes through the journal."""
+    manager = RunManager(tmp_path / "home", root=tmp_path)
+    try:
+        record = manager.create("paper", 'strategy = "sma_cross"\nvenue = "binanceusdm"\n'
+                                'symbol = "BTC/USDT:USDT"\n[params]\nfast = 2\nslow = 3\n')
+        status = {"trading_state": "READY", "equity": "10012.5", "pnl": "12.5",
+                  "marks": {"BTCUSDT": "60000"},
+                  "positions": [{"symbol": "BTCUSDT", "quantity": "-0.2"}]}
+        assert home_summary(manager, record, status) == {   # no journal exists yet
+            "trading_state": "READY", "equity": "10012.5", "pnl": "12.5",
+            "exposure": "12000.0"}
+        older = {k: v for k, v in status.items() if k != "pnl"}
+        assert home_summary(manager, record, older) is None   # the journal's: none yet
+    finally:
+        manager.close()

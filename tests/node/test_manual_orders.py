@@ -115,8 +115,8 @@ def test_the_status_of_a_filled_market_order_is_exact(orders: ManualOrders) -> N
     assert status["marks"] == {"BTCUSDT": "60000.1"}
     assert status["positions"] == [{"symbol": "BTCUSDT", "quantity": "0.01",
                                     "entry_price": "60000.2", "unrealized_pnl": "-0.001"}]
-    assert (status["balance"], status["equity"], status["currency"]) == (
-        "10000", "9999.999", "USDT")
+    assert (status["balance"], status["equity"], status["pnl"], status["currency"]) == (
+        "10000", "9999.999", "-0.001", "USDT")
     assert status["trading_state"] == "READY" and status["events"] == 1
 
 

@@ -177,6 +177,8 @@ def home_summary(manager: RunManager, record: RunRecord, status: dict[str, Any] 
     one; else the journal view, with ``status.json``'s fresher figures over it."""
     if record.kind == "backtest":
         return backtest_summary(Path(record.directory))
+    if status is not None and _decimal(status.get("pnl")) is not None:
+        return status_summary(status)  # the run's own figures: no journal to replay
     summary = journal_summary(manager, record.run_id)
     if status is None or summary is None:
         return summary
@@ -217,6 +219,14 @@ def journal_summary(manager: RunManager, run_id: str) -> dict[str, Any] | None:
         source.close()
 
 
+def status_summary(status: dict[str, Any]) -> dict[str, Any]:
+    """A paper or live run's summary from its ``status.json`` alone (one written by a
+    heron that records the PnL): equity and exposure at the feed's marks, the trading
+    state now."""
+    return {"trading_state": status.get("trading_state"), "equity": status.get("equity"),
+            "pnl": status.get("pnl"), "exposure": str(_exposure(status))}
+
+
 def live_summary(status: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     """What ``status.json`` tells better than the journal: equity and exposure at the
     feed's marks (not the last fill's), and the trading state now."""
@@ -227,14 +237,19 @@ def live_summary(status: dict[str, Any], journal: dict[str, Any]) -> dict[str, A
     journal_equity, journal_pnl = _decimal(journal.get("equity")), _decimal(journal.get("pnl"))
     if equity is None or journal_equity is None or journal_pnl is None:
         return found
+    return {**found, "equity": str(equity), "pnl": str(equity - journal_equity + journal_pnl),
+            "exposure": str(_exposure(status))}
+
+
+def _exposure(status: dict[str, Any]) -> Decimal:
+    """Gross exposure of ``status.json``'s positions at its marks."""
     marks = status.get("marks") or {}
     exposure = Decimal(0)
     for position in status.get("positions") or []:
         qty, mark = _decimal(position.get("quantity")), _decimal(marks.get(position.get("symbol")))
         if qty is not None and mark is not None:
             exposure += abs(qty) * mark
-    return {**found, "equity": str(equity), "pnl": str(equity - journal_equity + journal_pnl),
-            "exposure": str(exposure)}
+    return exposure
 
 
 def feed_health(status: dict[str, Any]) -> str | None:

@@ -44,10 +44,14 @@ def run_status(engine: PaperEngine, health: Mapping[Any, FeedHealth], *, kind: s
     """The run's status as ``status.json`` holds it."""
     now = time.time_ns() if now_ns is None else now_ns
     pf = engine.portfolio
+    equity = equity_at_cost(pf)
     return {
         "updated_at": now, "kind": kind, "pid": os.getpid(), "running": running,
         "trading_state": engine.machine.state.value,
-        "equity": decimal_text(pf.money(equity_at_cost(pf))),
+        "equity": decimal_text(pf.money(equity)),
+        # what `heron status` shows without replaying the journal (months of it, for a
+        # run left trading)
+        "pnl": decimal_text(pf.money(equity - pf.starting_balance)),
         "balance": decimal_text(pf.money(pf.balance)),
         "currency": engine.instruments[0].quote_currency if engine.instruments else "",
         "events": engine.consumed, "journal_seq": engine.journal.seq,
