@@ -10,6 +10,9 @@ import httpx
 import pytest
 
 from api.conftest import Home, api_client, error_code
+from heron.api.pages import PageParams
+from heron.api.read_models import RunView
+from heron.api.routes.account import trip_page
 from heron.core.journal_store import JournalReader
 from heron.model.events import OrderFilled
 from heron.node.replay import replay_journal
@@ -124,3 +127,29 @@ async def test_a_run_without_a_journal_yet_has_empty_lists(home: Home) -> None:
         assert (await http.get(f"{base}/equity")).json() == []
         run = (await http.get(base)).json()
         assert run["status"] == "created" and run["summary"] is None
+
+
+def test_round_trip_pages_of_a_live_view_do_not_shift_while_it_trades(home: Home) -> None:
+    """A paper or live view lets its oldest closed trips go as new ones close: the next
+    page (newest first) is still the ten trips just before the first page's oldest."""
+    location, journal_run = home.manager.journal_location(home.month)
+    reader = JournalReader(location, journal_run)
+    header, records = reader.header, list(reader.records())
+    full = RunView(home.month, header)
+    for seq, record in enumerate(records, 1):
+        full.apply(seq, record)
+    view = RunView(home.month, {**header, "kind": "live"}, closed_kept=25)
+    seq = 0
+    while view.round_trip_count() < 100:
+        seq += 1
+        view.apply(seq, records[seq - 1])
+    shown = view.round_trip_count()
+    first = trip_page(view, PageParams(10, None), newest_first=True)
+    while view.round_trip_count() < shown + 3:   # three more trips: three let go of
+        seq += 1
+        view.apply(seq, records[seq - 1])
+    second = trip_page(view, PageParams(10, first["next_cursor"]), newest_first=True)
+    everything = full.round_trip_rows()
+    assert second["items"] == everything[shown - 20:shown - 10][::-1]
+    assert [t["entry_ts"] for t in first["items"][1:]] == [
+        t["entry_ts"] for t in everything[shown - 10:shown - 1][::-1]]

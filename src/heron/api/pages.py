@@ -75,18 +75,21 @@ def cursor_int(page: PageParams, default: int = 0) -> int:
     return int(text)
 
 
-def window(page: PageParams, total: int, newest_first: bool) -> tuple[int, int, int | None]:
-    """``(start, end, next)`` of a page of an append-only list of ``total`` items: the
-    slice to serve (reversed when newest first) and the position the next page starts
-    from (``None`` at the list's end). Newest first, a cursor holds the end of the next
-    (older) slice, so items appended meanwhile never shift a page."""
+def window(page: PageParams, total: int, newest_first: bool, first: int = 0
+           ) -> tuple[int, int, int | None]:
+    """``(start, end, next)`` of a page of an append-only list of ``total`` items whose
+    oldest ``first`` are no longer held (a bounded view lets them go): the positions to
+    serve (reversed when newest first) and the position the next page starts from
+    (``None`` at the end). Positions count from the list's very start, so neither items
+    appended nor items let go of meanwhile shift a page; newest first, a cursor holds
+    the end of the next (older) slice."""
     if not newest_first:
-        start = cursor_int(page)
+        start = max(cursor_int(page), first)
         end = min(start + page.limit, total)
-        return start, end, end if end < total else None
-    end = min(cursor_int(page, total), total)
-    start = max(end - page.limit, 0)
-    return start, end, start if start > 0 else None
+        return start, max(end, start), end if end < total else None
+    end = max(min(cursor_int(page, total), total), first)
+    start = max(end - page.limit, first)
+    return start, end, start if start > first else None
 
 
 def page_of(items: Sequence[T], page: PageParams) -> dict[str, Any]:

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request
 
 from heron.api.auth import Viewer
 from heron.api.follow import JournalFollower
-from heron.api.pages import NewestFirst, Paging, cursor_int, encode_cursor, window
+from heron.api.pages import (
+    NewestFirst,
+    PageParams,
+    Paging,
+    cursor_int,
+    encode_cursor,
+    window,
+)
 from heron.api.read_models import RunView, fill_row
 from heron.api.routes.runs import RunId
 from heron.api.schemas import (
@@ -84,15 +91,20 @@ async def round_trips(request: Request, _caller: Viewer, run_id: RunId, page: Pa
                       newest_first: NewestFirst = False) -> dict[str, Any]:
     state = api_state(request)
     await state.record(run_id)
+    return await state.read_view(run_id, lambda v: trip_page(v, page, newest_first),
+                                 {"items": [], "total": 0, "next_cursor": None})
 
-    def read(view: RunView) -> dict[str, Any]:
-        start, end, nxt = window(page, view.kept_round_trips(), newest_first)
-        rows = view.round_trip_rows(start, end)
-        return {"items": rows[::-1] if newest_first else rows,
-                "total": view.round_trip_count(),
-                "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
 
-    return await state.read_view(run_id, read, {"items": [], "total": 0, "next_cursor": None})
+def trip_page(view: RunView, page: PageParams, newest_first: bool) -> dict[str, Any]:
+    """A page of the run's round trips, cursored by position in the whole run's list:
+    the closed trips a paper or live view let go of still count, so a page never
+    shifts while the run trades."""
+    total = view.round_trip_count()
+    first = total - view.kept_round_trips()
+    start, end, nxt = window(page, total, newest_first, first)
+    rows = view.round_trip_rows(start - first, end - first)
+    return {"items": rows[::-1] if newest_first else rows, "total": total,
+            "next_cursor": None if nxt is None else encode_cursor(str(nxt))}
 
 
 async def _whole(request: Request, run_id: str, page: Paging, method: str) -> dict[str, Any]:
