@@ -93,15 +93,15 @@ async function collect<T>(path: string, query: Query = {}, max = 20000): Promise
   return out;
 }
 
+/** How many of a run's newest orders, fills and round trips the run page shows. */
+export const RECENT = 1000;
+
 /** The newest `max` items of a run's list, oldest first, and the list's length: a long
  * run's tables show what happened last, whatever the run's age. */
 async function recent<T>(path: string, max = RECENT): Promise<Recent<T>> {
   const page = await request<CountedPage<T>>("GET", path, { newest_first: true, limit: max });
   return { items: page.items.slice().reverse(), total: page.total ?? page.items.length };
 }
-
-/** How many of a run's newest orders, fills and round trips the run page shows. */
-export const RECENT = 1000;
 
 export const api = {
   health: () => request<Health>("GET", "/health"),
@@ -125,7 +125,6 @@ export const api = {
   orders: (id: string, q: { status?: string; symbol?: string } = {}) =>
     collect<Row>(`/runs/${enc(id)}/orders`, q),
   recentOrders: (id: string) => recent<Row>(`/runs/${enc(id)}/orders`),
-  fills: (id: string) => collect<Row>(`/runs/${enc(id)}/fills`),
   recentFills: (id: string) => recent<Row>(`/runs/${enc(id)}/fills`),
   recentRoundTrips: (id: string) => recent<Row>(`/runs/${enc(id)}/round-trips`),
   positions: (id: string) => request<Page<Row> | Row[]>("GET", `/runs/${enc(id)}/positions`),

@@ -84,7 +84,6 @@ class RunView:
         self.order_no: dict[str, int] = {}        # client order id -> creation number
         self.trading_state: str | None = None
         self.problems: list[str] = []              # records the replay could not apply
-        self.problem_count = 0
         if closed_kept is None and header.get("kind", "backtest") != "backtest":
             closed_kept = CLOSED_KEPT
         self._decisions_cap: int | None = None
@@ -127,17 +126,20 @@ class RunView:
             self._problem(f"seq {seq}: {exc}")
             return
         if order is not None:
-            cid = order.client_order_id
             if isinstance(record, SubmitOrder):
-                self.order_count += 1
-                self.order_no[cid] = self.order_count
-                if record.decision_price is not None:
-                    self.decisions[cid] = record.decision_price
-                    cap = self._decisions_cap
-                    if cap is not None and len(self.decisions) > cap:
-                        self._prune_decisions()
-            self.order_ts[cid] = record.ts_event
+                self._created(record)
+            self.order_ts[order.client_order_id] = record.ts_event
         self._account(seq, record)
+
+    def _created(self, cmd: SubmitOrder) -> None:
+        """A new order: its creation number, and its decision price for round trips."""
+        self.order_count += 1
+        self.order_no[cmd.client_order_id] = self.order_count
+        if cmd.decision_price is not None:
+            self.decisions[cmd.client_order_id] = cmd.decision_price
+            cap = self._decisions_cap
+            if cap is not None and len(self.decisions) > cap:
+                self._prune_decisions()
 
     def _account(self, seq: int, record: Record) -> None:
         """What the order manager does not keep: fills in order, the curve, the state."""
@@ -162,7 +164,6 @@ class RunView:
         return False
 
     def _problem(self, what: str) -> None:
-        self.problem_count += 1
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(what)
 
