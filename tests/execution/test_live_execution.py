@@ -186,6 +186,61 @@ def test_limit_order_accepted_amended_in_place_and_canceled(server: ExchangeServ
     assert server.call(lambda: [o for o in server.account.orders.values() if o.is_open]) == []
 
 
+def test_a_cancel_repeated_while_one_is_in_flight_is_sent_once(server: ExchangeServer,
+                                                              tmp_path: Path) -> None:
+    """A strategy that cancels on every tick until it hears back: one DELETE, no refusal,
+    and no error raised into its call (it used to be an invalid state transition)."""
+    state: dict[str, Any] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        cid = state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000")
+        await engine.execution.drain()
+        srv.faults.latency_ms = 150   # the cancel's answer takes a while
+        inst = engine.instruments[0]
+        for _ in range(3):
+            engine.send(CancelOrder(0, 0, cid, "idle", inst.id))
+        state["pending"] = engine.om.orders[cid].status
+        engine.send(AmendOrder(0, 0, cid, "idle", inst.id, price=inst.ticks(Decimal("59990"))))
+        state["after_amend"] = engine.om.orders[cid].status
+
+    engine = live(server, tmp_path, body)
+    cid = state["cid"]
+    assert state["pending"] is state["after_amend"] is OrderStatus.PENDING_CANCEL
+    assert engine.repeated_cancels == 2
+    assert [m for m, p, _ in server.requests if p == "/fapi/v1/order"] == ["POST", "DELETE"]
+    assert engine.om.orders[cid].status is OrderStatus.CANCELED
+    assert engine.om.rejections == [(cid, "order is being canceled")]   # the amend, told
+    assert "OrderCancelRejected" not in kinds_of(engine, cid)
+
+
+def test_the_kill_switch_cancels_an_order_whose_amend_is_in_flight(
+        server: ExchangeServer, tmp_path: Path) -> None:
+    """HALTED cancels every working order, one being amended too: the cancel goes out
+    after the amend, the amend's late answer does not bring the order back, and nothing
+    is raised into the kill switch."""
+    state: dict[str, Any] = {}
+
+    async def body(engine: LiveEngine, srv: ExchangeServer) -> None:
+        cid = state["cid"] = submit(engine, OrderSide.BUY, OrderType.LIMIT, "0.010", "60000")
+        await engine.execution.drain()
+        srv.faults.latency_ms = 150
+        inst = engine.instruments[0]
+        engine.send(AmendOrder(0, 0, cid, "idle", inst.id, price=inst.ticks(Decimal("59990"))))
+        state["amending"] = engine.om.orders[cid].status
+        state["moved"] = engine.kill(flatten=False, reason="test", actor="test")
+        state["killed"] = engine.om.orders[cid].status
+
+    engine = live(server, tmp_path, body)
+    cid = state["cid"]
+    assert state["amending"] is OrderStatus.PENDING_UPDATE
+    assert state["moved"] and state["killed"] is OrderStatus.PENDING_CANCEL
+    assert [m for m, p, _ in server.requests if p == "/fapi/v1/order"] == ["POST", "PUT",
+                                                                          "DELETE"]
+    assert engine.om.orders[cid].status is OrderStatus.CANCELED
+    assert server.call(lambda: [o for o in server.account.orders.values() if o.is_open]) == []
+    assert engine.execution.counters["task_errors"] == 0
+
+
 def test_a_command_is_on_the_wire_before_the_strategys_call_returns(
         server: ExchangeServer, tmp_path: Path) -> None:
     """Commands start eagerly: the request is written inside ``send``, not after the event

@@ -38,12 +38,16 @@ EXPECTED: dict[S, dict[E, S | str]] = {
     S.ACCEPTED: {**_RESTING, E.UPDATED: S.ACCEPTED, E.TRIGGERED: S.TRIGGERED},
     S.TRIGGERED: {**_RESTING, E.UPDATED: S.TRIGGERED},
     S.PARTIALLY_FILLED: {**_RESTING, E.UPDATED: S.PARTIALLY_FILLED},
+    # an amend answered while a cancel is in flight: still on its way out
     S.PENDING_CANCEL: {E.CANCEL_REJECTED: BACK, E.CANCELED: S.CANCELED, E.EXPIRED: S.EXPIRED,
                        E.PARTIALLY_FILLED: S.PARTIALLY_FILLED, E.FILLED: S.FILLED,
-                       E.TRIGGERED: S.TRIGGERED},
+                       E.TRIGGERED: S.TRIGGERED, E.UPDATED: S.PENDING_CANCEL},
+    # a cancel, or a second amend, may follow an amend in flight
     S.PENDING_UPDATE: {E.UPDATE_REJECTED: BACK, E.UPDATED: BACK, E.CANCELED: S.CANCELED,
                        E.EXPIRED: S.EXPIRED, E.PARTIALLY_FILLED: S.PARTIALLY_FILLED,
-                       E.FILLED: S.FILLED, E.TRIGGERED: S.TRIGGERED},
+                       E.FILLED: S.FILLED, E.TRIGGERED: S.TRIGGERED,
+                       E.CANCEL_REQUESTED: S.PENDING_CANCEL,
+                       E.UPDATE_REQUESTED: S.PENDING_UPDATE},
     S.DENIED: {}, S.REJECTED: {}, S.FILLED: {}, S.CANCELED: {}, S.EXPIRED: {},
 }
 
@@ -65,6 +69,7 @@ PATHS: dict[S, list[E]] = {
 CLOSED = {S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED}
 OPEN = {S.ACCEPTED, S.TRIGGERED, S.PENDING_CANCEL, S.PENDING_UPDATE, S.PARTIALLY_FILLED}
 IN_FLIGHT = {S.INITIALIZED, S.SUBMITTED}
+PENDING = {S.PENDING_CANCEL, S.PENDING_UPDATE}
 ALL_PAIRS = list(itertools.product(S, E))
 
 
@@ -100,7 +105,7 @@ def reachable_statuses() -> set[S]:
                 nxt, nbefore = before, before
             else:
                 nxt = target
-                nbefore = status if target in (S.PENDING_CANCEL, S.PENDING_UPDATE) else before
+                nbefore = status if target in PENDING and status not in PENDING else before
             seen.add(nxt)
             if (nxt, nbefore) not in visited:
                 visited.add((nxt, nbefore))
@@ -168,6 +173,25 @@ def test_order_rejected_request_returns_to_status_before_pending(
     assert order.apply(back_kind, 51) is before
     assert order.status is before
     assert order.ts_closed == 0
+
+
+@pytest.mark.parametrize("before", [S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED])
+def test_a_cancel_after_an_amend_in_flight_is_refused_back_to_before_the_amend(
+        before: S) -> None:
+    order = order_in(before)
+    order.apply(E.UPDATE_REQUESTED, 50)
+    order.apply(E.CANCEL_REQUESTED, 51)
+    assert order.status is S.PENDING_CANCEL
+    assert order.apply(E.UPDATED, 52) is S.PENDING_CANCEL   # the amend's answer: still going
+    assert order.apply(E.CANCEL_REJECTED, 53) is before     # not back to "pending update"
+
+
+def test_a_second_amend_in_flight_keeps_the_status_the_first_left() -> None:
+    order = order_in(S.PARTIALLY_FILLED)
+    order.apply(E.UPDATE_REQUESTED, 50)
+    assert order.apply(E.UPDATE_REQUESTED, 51) is S.PENDING_UPDATE
+    assert order.status_before_pending is S.PARTIALLY_FILLED
+    assert order.apply(E.UPDATED, 52) is S.PARTIALLY_FILLED
 
 
 @pytest.mark.parametrize("closed", sorted(CLOSED))
@@ -241,7 +265,7 @@ def test_order_random_events_follow_table_and_close_once(kinds: list[E]) -> None
             target = TRANSITIONS[key]
             if target is None:
                 target = model_before
-            elif target in (S.PENDING_CANCEL, S.PENDING_UPDATE):
+            elif target in PENDING and model_status not in PENDING:
                 model_before = model_status
             model_status = target
             assert order.apply(kind, ts) is target

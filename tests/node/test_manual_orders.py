@@ -24,15 +24,20 @@ INST = Instrument("BTCUSDT", venue="TEST", kind=InstrumentKind.LINEAR_PERPETUAL,
 T0 = 1_723_075_200_000_000_000
 
 
-def quoted_engine() -> PaperEngine:
+def quoted_engine(latency_ns: int = 0) -> PaperEngine:
     engine = PaperEngine(instruments=[INST], strategies=[], cash=Decimal(10000),
-                         venue=SimVenueConfig(), journal_path=None, bar_ns=60_000_000_000,
+                         venue=SimVenueConfig(latency_ns=latency_ns), journal_path=None,
+                         bar_ns=60_000_000_000,
                          book_streams=set(), quote_streams={INST.id}, book_rules={},
                          header={})
     engine.start()
-    engine.consume(Quote(INST, T0, T0, INST.ticks("60000.0"), INST.ticks("60000.2"),
-                         INST.lots("1"), INST.lots("1"), 1))
+    quote(engine, T0)
     return engine
+
+
+def quote(engine: PaperEngine, ts: int) -> None:
+    engine.consume(Quote(INST, ts, ts, INST.ticks("60000.0"), INST.ticks("60000.2"),
+                         INST.lots("1"), INST.lots("1"), 1))
 
 
 @pytest.fixture
@@ -92,6 +97,45 @@ def test_place_amend_cancel_go_through_the_node_as_manual_commands(
         "manual", 590_000, 10, "manual:ops")
     [amend] = [r for r in records if isinstance(r, AmendOrder)]
     assert (amend.strategy_id, amend.price) == ("manual", 590_005)
+
+
+def test_a_second_cancel_while_the_first_is_on_its_way_is_not_sent_again() -> None:
+    ms = 1_000_000
+    orders = ManualOrders(quoted_engine(latency_ns=50 * ms))
+    engine = orders.engine
+    assert _do(orders, action="place", symbol="BTCUSDT", side="buy", quantity="0.01",
+               price="59000").message == "submitted"
+    quote(engine, T0 + 60 * ms)                  # the order has reached the venue
+    first = _do(orders, action="cancel", client_order_id="H-manual-1")
+    second = _do(orders, action="cancel", client_order_id="H-manual-1")
+    assert (first.ok, first.message) == (True, "cancel sent")
+    assert (second.ok, second.message) == (True, "a cancel of this order is already on "
+                                                 "its way")
+    assert engine.repeated_cancels == 1
+    quote(engine, T0 + 120 * ms)                 # the cancel has reached it
+    order = engine.om.orders["H-manual-1"]
+    assert order.status.value == "canceled"
+    assert [type(r).__name__ for r in engine.journal.records
+            if getattr(r, "client_order_id", "") == "H-manual-1"
+            and "Cancel" in type(r).__name__] == ["CancelOrder", "OrderCancelRequested",
+                                                  "CancelOrder", "OrderCanceled"]
+
+
+def test_a_cancel_after_an_amend_on_its_way_follows_it_and_an_amend_after_is_refused(
+        ) -> None:
+    ms = 1_000_000
+    orders = ManualOrders(quoted_engine(latency_ns=50 * ms))
+    engine = orders.engine
+    _do(orders, action="place", symbol="BTCUSDT", side="buy", quantity="0.01", price="59000")
+    quote(engine, T0 + 60 * ms)
+    assert _do(orders, action="amend", client_order_id="H-manual-1", price="59000.5").ok
+    assert _do(orders, action="cancel", client_order_id="H-manual-1").ok
+    late = _do(orders, action="amend", client_order_id="H-manual-1", price="58000")
+    assert (late.ok, late.rule, late.message) == (False, "amend", "order is being canceled")
+    order = engine.om.orders["H-manual-1"]
+    assert order.status.value == "pending_cancel"
+    quote(engine, T0 + 120 * ms)                 # the amend, then the cancel, arrive
+    assert (order.status.value, order.price) == ("canceled", INST.ticks("59000.5"))
 
 
 def test_cancel_all_cancels_every_open_order(orders: ManualOrders) -> None:

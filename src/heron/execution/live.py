@@ -336,7 +336,7 @@ class LiveExecution:
         """A cancel/amend that failed: tell the order manager, then learn the order's real
         state (it may have filled or closed, or the lost request may have worked)."""
         self._announce(order.client_order_id)  # failed inside the strategy's call
-        if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
+        if order.is_open:  # the order manager moves it back only from this kind's pending
             now = self.now()
             self.emit(refused(now, now, order.client_order_id, order.instrument_id, str(exc)))
         await self.refresh(order)

@@ -54,7 +54,10 @@ _KIND: dict[type[OrderEvent], OrderEventKind] = {
     OrderExpired: OrderEventKind.EXPIRED,
 }
 
-_PENDING = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE)
+#: the state a refused request moves an order back from
+_PENDING_OF: dict[type[Record], OrderStatus] = {
+    OrderCancelRejected: OrderStatus.PENDING_CANCEL,
+    OrderUpdateRejected: OrderStatus.PENDING_UPDATE}
 #: trade ids a bounded manager keeps beyond its open orders' (about 3 MB): far more
 #: fills than any venue reports in the 5 s a REST catch-up looks back
 TRADE_IDS_KEPT = 20_000
@@ -211,11 +214,12 @@ class OrderManager:
 
     def _on_request_refused(self, event: OrderCancelRejected | OrderUpdateRejected
                             ) -> Order | None:
-        """A refused cancel/amend: back from pending, or news only if it was not pending
-        (the order filled or closed before the request arrived: a normal race)."""
+        """A refused cancel/amend: back from its own pending state, or news only (the
+        order filled or closed before the request arrived, a normal race; an amend refused
+        while a cancel is in flight leaves the cancel pending)."""
         self.rejections.append((event.client_order_id, event.reason))
         order = self.orders.get(event.client_order_id)
-        if order is None or order.status not in _PENDING:
+        if order is None or order.status is not _PENDING_OF[type(event)]:
             return order
         return self._on_order_event(event)
 

@@ -128,7 +128,16 @@ for _pending, _rejected in ((_S.PENDING_CANCEL, _E.CANCEL_REJECTED),
     })
 TRANSITIONS[(_S.PENDING_UPDATE, _E.UPDATED)] = None
 TRANSITIONS[(_S.PENDING_UPDATE, _E.CANCELED)] = _S.CANCELED
+# Requests that overlap. A cancel may follow an amend still in flight (the kill switch
+# cancels every working order): the order is on its way out, and the amend's answer, when
+# it comes, changes its shape, not that. A second amend is sent after the first; the
+# order is back from pending at the first answer. (A cancel while a cancel is in flight
+# is not sent at all: see ``SimNode._request``.)
+TRANSITIONS[(_S.PENDING_UPDATE, _E.CANCEL_REQUESTED)] = _S.PENDING_CANCEL
+TRANSITIONS[(_S.PENDING_UPDATE, _E.UPDATE_REQUESTED)] = _S.PENDING_UPDATE
+TRANSITIONS[(_S.PENDING_CANCEL, _E.UPDATED)] = _S.PENDING_CANCEL
 del _open, _pending, _rejected
+_PENDING = frozenset({_S.PENDING_CANCEL, _S.PENDING_UPDATE})
 
 
 class Order:
@@ -197,7 +206,7 @@ class Order:
                 f"when {self.status.value!r}") from None
         if target is None:
             target = self.status_before_pending
-        elif target in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
+        elif target in _PENDING and self.status not in _PENDING:  # where a refusal returns
             self.status_before_pending = self.status
         self.status = target
         if target.is_closed:

@@ -118,7 +118,11 @@ class ManualOrders:
         order = self._order(c)
         now = self.engine.clock.ts
         cmd = CancelOrder(now, now, order.client_order_id, MANUAL_ORIGIN, order.instrument_id)
-        return self._verdict(command_id, order.client_order_id, self._send(cmd), "cancel sent")
+        repeated = self.engine.repeated_cancels
+        seen = self._send(cmd)
+        sent = ("a cancel of this order is already on its way"
+                if self.engine.repeated_cancels > repeated else "cancel sent")
+        return self._verdict(command_id, order.client_order_id, seen, sent)
 
     def _amend(self, c: ManualCommand, command_id: str) -> CommandReply:
         order = self._order(c)

@@ -105,6 +105,7 @@ class SimNode:
         self.machine = TradingMachine(now=self.clock.now, record=self.state_driver.changed)
         self.monitor: TriggerMonitor | None = None
         self.denied_by_state = 0
+        self.repeated_cancels = 0  # cancels not sent: one was in flight (see _request)
         self._watch_events = False  # restricted, or triggers configured: see every event
         #: timers that start with market time: scheduled at a paper/live node's first event
         self.deferred: list[Callable[[int], None]] = []
@@ -328,17 +329,26 @@ class SimNode:
     def _request(self, cmd: CancelOrder | AmendOrder, requested: type[OrderEvent],
                  refused: type[OrderEvent]) -> bool:
         """Mark an open order as pending the cancel/amend (a live venue marks it once the
-        request is out), or refuse it if not open."""
+        request is out), or refuse it: not open, or on its way out. A cancel while a
+        cancel is in flight is not sent again (the first one's answer answers both), and
+        is only counted: a strategy that cancels on every tick until it hears back must
+        neither double its requests nor be refused for it."""
         order = self.om.orders.get(cmd.client_order_id)
         now = self.clock.ts
-        if order is None or not order.is_open:
-            state = "unknown" if order is None else order.status.value
-            self.emit(refused(now, now, cmd.client_order_id, cmd.instrument_id,  # type: ignore[call-arg]
-                              f"order is {state}, not open"))
-            return False
-        if not self.venue.announces_requests:  # live: once the request is out
-            self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
-        return True
+        if order is not None and order.status is OrderStatus.PENDING_CANCEL:
+            if isinstance(cmd, CancelOrder):
+                self.repeated_cancels += 1
+                return False
+            why = "order is being canceled"
+        elif order is None or not order.is_open:
+            why = f"order is {'unknown' if order is None else order.status.value}, not open"
+        else:
+            if not self.venue.announces_requests:  # live: once the request is out
+                self.emit(requested(now, now, cmd.client_order_id, cmd.instrument_id))
+            return True
+        self.emit(refused(now, now, cmd.client_order_id, cmd.instrument_id,  # type: ignore[call-arg]
+                          why))
+        return False
 
     def deny(self, cmd: SubmitOrder, reason: str, rule: str = "validity") -> None:
         """Refuse an order before any venue sees it (bad price grid, bad size, a risk

@@ -256,6 +256,10 @@ class ExchangeServer(VenueServer):
         self.exchange = profile
         self.faults = faults or Faults()
         self.lost: list[tuple[str, str]] = []   # (method, path) whose reply was cut
+        #: (method, path, venue code) of every request the API itself refused (a fault's
+        #: answer is not a refusal): what a test reads to say a client never, say, sent
+        #: an order whose client id the venue already had open (-4116)
+        self.refused: list[tuple[str, str, int]] = []
         self.usage = Usage()
 
     @property
@@ -299,6 +303,8 @@ class ExchangeServer(VenueServer):
                 return _fault(503, -1001, "Internal error; unable to process your request. "
                               "Please try again.", usage)
             reply = handler(request)
+            if reply.status >= 400:
+                self.refused.append((request.method, request.path, _code(reply)))
             if reply.status == 200 and (request.method, request.path) == _PLACING \
                     and faults.take("lose_responses"):
                 self.lost.append((request.method, request.path))
@@ -319,6 +325,14 @@ class ExchangeServer(VenueServer):
             if transport is not None:
                 transport.abort()
         return await super()._wait_turn(ws, session, injected)
+
+
+def _code(reply: Reply) -> int:
+    """The venue code of a refusal's body (0 when it has none)."""
+    try:
+        return int(json.loads(reply.body).get("code", 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0
 
 
 def _fault(status: int, code: int, msg: str,
