@@ -95,7 +95,7 @@ def test_a_paper_or_live_runs_summary_needs_no_journal_replay(tmp_path: Path) ->
                   "positions": [{"symbol": "BTCUSDT", "quantity": "-0.2"}]}
         assert home_summary(manager, record, status) == {   # no journal exists yet
             "trading_state": "READY", "equity": "10012.5", "pnl": "12.5",
-            "exposure": "12000.0"}
+            "exposure": "12000"}
         older = {k: v for k, v in status.items() if k != "pnl"}
         assert home_summary(manager, record, older) is None   # the journal's: none yet
     finally:

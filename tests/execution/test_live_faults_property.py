@@ -5,9 +5,9 @@ double an order live where faults meet: a lost placement reply whose look-up is 
 429, a fill on a stream that drops while a cancel is in flight, an amend whose update is
 held back behind the next fill. Property (hypothesis): whatever heron's commands
 (resting limits, market orders, cancels, cancel-alls, amends) and the venue's trades,
-under whatever mix of lost replies, 5xx answers, 429 bursts, added latency, user-stream
-drops and duplicated or reordered stream events, once the faults stop and heron has
-caught up:
+with its orders also canceled by hand at the venue, under whatever mix of lost replies,
+5xx answers, 429 bursts, added latency, user-stream drops and duplicated or reordered
+stream events, once the faults stop and heron has caught up:
 
 * no order was sent twice: each of heron's client ids is at most one order at the venue,
   and the venue never refused a placement as a duplicate client id (-4116, which would
@@ -75,11 +75,12 @@ command = st.one_of(
 venue_trade = st.tuples(st.just("trade"),
                         st.sampled_from(["62050", "62150", "61450", "61350"]),
                         st.sampled_from(["0.001", "0.002", "0.005"]))
+by_hand = st.tuples(st.just("venue_cancel"), st.integers(0, 7), st.none())  # the web UI
 fault = st.tuples(st.just("fault"),
                   st.sampled_from(["lose", "5xx", "429", "slow", "drop", "dup", "swap"]),
                   st.none())
 pause = st.tuples(st.just("pause"), st.sampled_from([0.0, 0.02, 0.1]), st.none())
-step = st.one_of(command, command, venue_trade, fault, fault, pause)
+step = st.one_of(command, command, venue_trade, by_hand, fault, fault, pause)
 
 
 def _send_command(engine: LiveEngine, kind: str, arg: Any, extra: Any) -> None:
@@ -128,12 +129,22 @@ async def _act(engine: LiveEngine, server: ExchangeServer, steps: list[tuple[str
     for kind, arg, extra in steps:
         if kind == "trade":
             server.call(partial(server.account.print_trade, Decimal(arg), Decimal(extra)))
+        elif kind == "venue_cancel" and engine.om.orders:
+            ids = list(engine.om.orders)
+            server.call(partial(_cancel_at_venue, server, ids[arg % len(ids)]))
         elif kind == "fault":
             _fault(server, arg)
         elif kind == "pause":
             await asyncio.sleep(arg)
         else:
             _send_command(engine, kind, arg, extra)
+
+
+def _cancel_at_venue(server: ExchangeServer, client_id: str) -> None:
+    """The account's owner cancels one of heron's orders by hand (on the server's loop)."""
+    order = server.account.by_client.get(client_id)
+    if order is not None and order.is_open:
+        server.account.cancel({"symbol": "BTCUSDT", "origClientOrderId": client_id})
 
 
 async def _settle(engine: LiveEngine, server: ExchangeServer) -> None:

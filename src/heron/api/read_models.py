@@ -30,7 +30,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from heron.api.record_json import RecordEncoder, decimal_text, fixed_text
+from heron.api.record_json import RecordEncoder, fixed_text
 from heron.errors import HeronError
 from heron.execution.order_manager import OrderManager
 from heron.model.events import (
@@ -45,6 +45,7 @@ from heron.model.fixed import round_raw
 from heron.model.orders import Order
 from heron.model.portfolio import Portfolio
 from heron.node.round_trip_table import round_trips_frame
+from heron.node.run_status import decimal_text
 
 #: decimals of a drawdown fraction
 DRAWDOWN_SCALE = 8

@@ -9,7 +9,6 @@ the conversions needed by each record type are worked out once per type.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -33,12 +32,6 @@ def fixed_text(raw: int, precision: int) -> str:
     if not frac:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{str(frac).rjust(precision, '0').rstrip('0')}"
-
-
-def decimal_text(value: Decimal) -> str:
-    """A ``Decimal`` as plain text (no exponent, no trailing zeros)."""
-    text = format(value.normalize(), "f") if value else "0"
-    return "0" if text == "-0" else text
 
 
 class Grid:

@@ -12,9 +12,7 @@ a token refused).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +22,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from heron.errors import InputError, VenueUnavailable
+from heron.node.run_summary import (
+    backtest_summary,
+    decimal_or_none,
+    status_overlay,
+    status_summary,
+)
 
 if TYPE_CHECKING:
     from heron.node.runs import RunManager, RunRecord
@@ -89,7 +93,7 @@ def status_table(rows: list[StatusRow]) -> Table:
 
 def shown(money: str | None) -> str:
     """Exact decimal text rounded to cents for the eye (the API keeps every digit)."""
-    value = _decimal(money)
+    value = decimal_or_none(money)
     return "-" if value is None else f"{value:,.2f}"
 
 
@@ -177,22 +181,13 @@ def home_summary(manager: RunManager, record: RunRecord, status: dict[str, Any] 
     one; else the journal view, with ``status.json``'s fresher figures over it."""
     if record.kind == "backtest":
         return backtest_summary(Path(record.directory))
-    if status is not None and _decimal(status.get("pnl")) is not None:
-        return status_summary(status)  # the run's own figures: no journal to replay
+    own = status_summary(status) if status is not None else None
+    if own is not None:
+        return own  # the run's own figures: no journal to replay
     summary = journal_summary(manager, record.run_id)
     if status is None or summary is None:
         return summary
-    return {**summary, **live_summary(status, summary)}
-
-
-def backtest_summary(run_dir: Path) -> dict[str, Any] | None:
-    """Final equity and PnL from ``result.json`` (None until the backtest has one)."""
-    try:
-        result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-        final, cash = Decimal(result["final_equity"]), Decimal(result["starting_cash"])
-    except (OSError, ValueError, KeyError, TypeError, InvalidOperation):
-        return None
-    return {"equity": str(final), "pnl": str(final - cash)}
+    return {**summary, **status_overlay(status, summary)}
 
 
 def journal_summary(manager: RunManager, run_id: str) -> dict[str, Any] | None:
@@ -219,39 +214,6 @@ def journal_summary(manager: RunManager, run_id: str) -> dict[str, Any] | None:
         source.close()
 
 
-def status_summary(status: dict[str, Any]) -> dict[str, Any]:
-    """A paper or live run's summary from its ``status.json`` alone (one written by a
-    heron that records the PnL): equity and exposure at the feed's marks, the trading
-    state now."""
-    return {"trading_state": status.get("trading_state"), "equity": status.get("equity"),
-            "pnl": status.get("pnl"), "exposure": str(_exposure(status))}
-
-
-def live_summary(status: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    """What ``status.json`` tells better than the journal: equity and exposure at the
-    feed's marks (not the last fill's), and the trading state now."""
-    found: dict[str, Any] = {}
-    if isinstance(status.get("trading_state"), str):
-        found["trading_state"] = status["trading_state"]
-    equity = _decimal(status.get("equity"))
-    journal_equity, journal_pnl = _decimal(journal.get("equity")), _decimal(journal.get("pnl"))
-    if equity is None or journal_equity is None or journal_pnl is None:
-        return found
-    return {**found, "equity": str(equity), "pnl": str(equity - journal_equity + journal_pnl),
-            "exposure": str(_exposure(status))}
-
-
-def _exposure(status: dict[str, Any]) -> Decimal:
-    """Gross exposure of ``status.json``'s positions at its marks."""
-    marks = status.get("marks") or {}
-    exposure = Decimal(0)
-    for position in status.get("positions") or []:
-        qty, mark = _decimal(position.get("quantity")), _decimal(marks.get(position.get("symbol")))
-        if qty is not None and mark is not None:
-            exposure += abs(qty) * mark
-    return exposure
-
-
 def feed_health(status: dict[str, Any]) -> str | None:
     """``live`` / ``stale,live`` ...: the states of the run's feeds, with the worst lag."""
     feeds = [f for f in status.get("feeds") or [] if isinstance(f, dict)]
@@ -260,12 +222,3 @@ def feed_health(status: dict[str, Any]) -> str | None:
     states = ",".join(sorted({str(f.get("state", "?")) for f in feeds}))
     lags = [int(f["lag_ms"]) for f in feeds if isinstance(f.get("lag_ms"), int)]
     return f"{states} ({max(lags)} ms)" if lags else states
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, float):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None

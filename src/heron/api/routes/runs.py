@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,11 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from heron.api.auth import Admin, Trader, Viewer
 from heron.api.errors import ApiError
 from heron.api.pages import Paging, decode_cursor, encode_cursor
-from heron.api.record_json import decimal_text
 from heron.api.schemas import CreateRun, KillRun, Page, ResumeRun, RunOut
 from heron.api.sse import RUN_ID
 from heron.api.state import ApiState, api_state
 from heron.node.control import read_status
+from heron.node.run_summary import backtest_summary, status_overlay, status_summary
 from heron.node.runs import RunManager, RunRecord
 
 router = APIRouter(tags=["runs"])
@@ -36,48 +34,19 @@ def run_out(record: RunRecord, summary: dict[str, Any] | None) -> dict[str, Any]
 
 
 async def run_summary(state: ApiState, record: RunRecord) -> dict[str, Any] | None:
-    """Equity, PnL, trading state and exposure: a finished backtest's result, else the
-    run's journal view, with a paper or live run's status.json where it is fresher."""
+    """Equity, PnL, trading state and exposure, by :mod:`heron.node.run_summary`'s rules:
+    a finished backtest's result; a paper or live run's status.json, laid over its
+    journal view's figures when it is from a heron that did not write the PnL."""
     if record.kind == "backtest":
-        return await run_in_threadpool(_backtest_summary, Path(record.directory))
-    summary = await state.read_view(record.run_id, lambda v: v.summary(), None)
+        return await run_in_threadpool(backtest_summary, Path(record.directory))
     status = await run_in_threadpool(read_status, Path(record.directory) / "state")
+    own = status_summary(status) if status is not None else None
+    if own is not None:
+        return own
+    summary = await state.read_view(record.run_id, lambda v: v.summary(), None)
     if status is None or summary is None:
         return summary
-    return {**summary, **_status_summary(status, summary)}
-
-
-def _backtest_summary(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        result = json.loads((run_dir / "result.json").read_text())
-        final, cash = Decimal(result["final_equity"]), Decimal(result["starting_cash"])
-    except (OSError, ValueError, KeyError, TypeError, InvalidOperation):
-        return None
-    return {"equity": decimal_text(final), "pnl": decimal_text(final - cash),
-            "trading_state": None, "exposure": None}
-
-
-def _status_summary(status: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """The fresher figures of status.json (marks from the feed, not the last fill)."""
-    out: dict[str, Any] = {}
-    try:
-        equity = Decimal(str(status["equity"]))
-        out["equity"] = decimal_text(equity)
-        out["pnl"] = decimal_text(equity - Decimal(summary["equity"])
-                                  + Decimal(summary["pnl"]))
-        marks = status.get("marks", {})
-        out["exposure"] = decimal_text(sum(
-            (abs(Decimal(str(p["quantity"]))) * Decimal(str(marks[p["symbol"]]))
-             for p in status.get("positions", []) if p.get("symbol") in marks),
-            Decimal(0)))
-    except (KeyError, TypeError, ValueError, InvalidOperation):
-        pass  # an older or partial status file: keep the journal's figures
-    if isinstance(status.get("trading_state"), str):
-        out["trading_state"] = status["trading_state"]
-    feeds = status.get("feeds")
-    if isinstance(feeds, list) and all(isinstance(f, dict) for f in feeds):
-        out["feeds"] = feeds
-    return out
+    return {**summary, **status_overlay(status, summary)}
 
 
 @router.get("/api/runs", response_model=Page[RunOut], summary="List runs, newest first")
