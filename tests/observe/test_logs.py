@@ -249,6 +249,47 @@ def test_orders_sent_before_the_run_listens_name_only_their_own_lines(
     assert "heron.risk.state" in loggers and "heron.test.strategy" in loggers
 
 
+class Requoter(Strategy):
+    """On every trade: cancels its resting buy and rests a new one (every trade binds an
+    order in the feed's callback)."""
+
+    name = "requoter"
+
+    def on_start(self) -> None:
+        self.resting: str | None = None
+
+    def on_trade(self, trade: Trade) -> None:
+        if self.resting is not None:
+            self.cancel(self.resting)
+        self.resting = self.buy(size=Decimal("0.001"), price=Decimal("30000"), post_only=True)
+
+
+@pytest.mark.slow
+def test_a_feed_going_stale_after_an_order_does_not_name_that_order(
+        tmp_path: Path, restore_logging: None) -> None:
+    """The capture ends, so the last trade's order is the last thing the feed's callback
+    bound; a second later the feed is stale and the run DEGRADED, in that same callback.
+    The lines about it (the trading state) name no order."""
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    cfg = LiveConfig(strategy=f"{__name__}:Requoter", venue="binanceusdm",
+                     symbols=["BTC/USDT:USDT"], streams=["trades"])
+    with loopback_exchange("log-key", "log-secret", speed=20, lines=150) as server:
+        client = CcxtClient(BinanceUsdmDialect(), Credentials(
+            "binanceusdm", "test", api_key="log-key", api_secret="log-secret"),
+            ["BTC/USDT:USDT"], endpoint=server.url)
+        state = LiveState(tmp_path / "state")
+        asyncio.run(run_live(cfg, state, client, endpoint=server.url, duration_s=4,
+                             options=FeedOptions(stale_after_s=1)))
+        state.close()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    placed = [line for line in lines if line["event"] == "SubmitOrder"]
+    degraded = [line for line in lines
+                if line["logger"] == "heron.risk.state" and "DEGRADED" in line["event"]]
+    assert len(placed) > 5 and degraded, [line["event"] for line in lines][-20:]
+    assert [line.get("client_order_id") for line in degraded] == [None] * len(degraded)
+
+
 def test_a_closed_log_sink_is_counted_and_trading_goes_on(
         btc_trades: pl.DataFrame, restore_logging: None) -> None:
     dead = io.StringIO()
