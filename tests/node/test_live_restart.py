@@ -11,6 +11,8 @@ loopback exchange's HTTP API, its matching, SQLite journals on disk.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import loopback_exchange
+from heron.execution.reconcile_report import ADOPTED
 from heron.execution.reconcile_run import reconcile_pass
 from heron.model.events import SubmitOrder
 from heron.model.orders import OrderSide, OrderType
@@ -175,3 +178,58 @@ def test_after_a_restart_heron_holds_the_venues_truth_and_sends_nothing_twice(
         assert heron_state(resumed) == venue_state(server, resumed)
         venue_fills = server.call(lambda: len(server.account.trades))
         assert len(resumed.om.trade_ids) == venue_fills  # every fill, once
+
+
+# -- a crash with records not yet committed ------------------------------------------------
+#: a process of the run that places the resting orders, waits for the venue to hold them
+#: all, and dies before the journal's next commit (the 100 ms one): killed, not stopped
+CRASH = """
+import asyncio, os, sys, types
+from pathlib import Path
+sys.path[:0] = [sys.argv[3], sys.argv[3] + "/node"]
+import test_live_restart as t
+
+async def crash(engine):
+    t.place_resting(engine)
+    await engine.execution.drain()
+    os._exit(9)
+
+asyncio.run(t.run_engine(types.SimpleNamespace(url=sys.argv[1]), Path(sys.argv[2]), crash))
+"""
+
+
+def test_a_crash_that_loses_the_last_orders_records_never_reuses_their_client_ids(
+        tmp_path: Path) -> None:
+    """The orders left, their records did not reach the disk. The restarted run adopts
+    them from the venue, and its own next order gets an id none of them has: counting the
+    journal's orders would have given it the first lost order's id, which the venue holds
+    open (refused as a duplicate, then taken for that order)."""
+    state_dir = tmp_path / "live"
+    with loopback_exchange(KEY, SECRET) as server:
+        child = subprocess.run([sys.executable, "-c", CRASH, server.url, str(state_dir),
+                                str(Path(__file__).parents[1])],
+                               check=False, capture_output=True, text=True, timeout=120)
+        assert child.returncode == 9, child.stderr[-2000:]
+        lost = server.call(lambda: sorted(o.client_id for o in server.account.orders.values()))
+        assert len(lost) == len(RESTING)
+        sent: list[str] = []
+
+        async def one_more(engine: LiveEngine) -> None:
+            committed = [r for r in engine.journal.records
+                         if isinstance(r, SubmitOrder) and r.tag != ADOPTED]
+            assert committed == []   # the crash lost every order record (adopted since)
+            inst = engine.instruments[0]
+            cid = engine.ids.client_order_id("idle")
+            sent.append(cid)
+            engine.send(SubmitOrder(0, 0, cid, "idle", inst.id, OrderSide.SELL,
+                                    OrderType.LIMIT, inst.lots(Decimal("0.001")),
+                                    inst.ticks(Decimal("62500"))))
+
+        resumed = asyncio.run(run_engine(server, state_dir, one_more))
+        at_venue = server.call(lambda: [o.client_id for o in server.account.orders.values()])
+    [cid] = sent
+    assert cid not in lost
+    assert sorted(at_venue) == sorted([*lost, cid])        # a new order, under a new id
+    assert [r for r in server.refused if r[2] == -4116] == []
+    assert set(lost) <= set(resumed.om.orders)             # the lost ones adopted
+

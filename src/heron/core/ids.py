@@ -8,6 +8,8 @@ gives the same ids and therefore byte-identical journals. Client order ids use o
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 
 _SAFE = re.compile(r"[^A-Za-z0-9]")
 
@@ -22,9 +24,14 @@ class IdGenerator:
         self._venue_orders = 0
         self._trades = 0
         self._safe_tags: dict[str, str] = {}
+        self._limit = sys.maxsize  # the last client order number handed out may reach
+        self._reserve: Callable[[int], int] | None = None
 
     def client_order_id(self, strategy_tag: str) -> str:
         self._orders += 1
+        if self._orders > self._limit:
+            assert self._reserve is not None  # a limit is only set with a reserver
+            self._limit = self._reserve(self._orders)
         safe = self._safe_tags.get(strategy_tag)
         if safe is None:
             safe = self._safe_tags[strategy_tag] = _SAFE.sub("", strategy_tag)[:12]
@@ -44,3 +51,12 @@ class IdGenerator:
 
     def restore(self, state: tuple[int, int, int]) -> None:
         self._orders, self._venue_orders, self._trades = state
+        if self._reserve is not None:
+            self._limit = self._orders  # the next id starts a new block
+
+    def reserve_with(self, reserve: Callable[[int], int]) -> None:
+        """Hand out client order numbers only inside blocks that ``reserve(first)`` has
+        made durable (it returns the block's last number); the next id asks for one.
+        A live run's journal does it (:class:`heron.model.events.ClientIdsReserved`)."""
+        self._reserve = reserve
+        self._limit = self._orders

@@ -186,6 +186,19 @@ class TradingStateChanged(Record, frozen=True, tag=True):
     evidence: str = "{}"
 
 
+class ClientIdsReserved(Record, frozen=True, tag=True):
+    """The run may number its client order ids up to ``up_to``: journaled and committed
+    before the first id of the block is handed out (live runs).
+
+    Why: a live run commits its journal every 100 ms, so a crash can lose the records of
+    its last orders after their requests left. Numbering a restarted run's ids from the
+    orders its journal holds would then give new orders ids the venue already has (an
+    open one's: refused as a duplicate, or taken for it; a closed one's: two orders under
+    one id). A restart numbers from past the last block instead."""
+
+    up_to: int
+
+
 ORDER_EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderSubmitted, OrderDenied, OrderAccepted, OrderRejected, OrderTriggered,
     OrderCancelRequested, OrderCanceled, OrderCancelRejected, OrderUpdateRequested,
@@ -196,5 +209,5 @@ JournalRecord = (
     | OrderAccepted | OrderRejected | OrderTriggered | OrderCancelRequested | OrderCanceled
     | OrderCancelRejected | OrderUpdateRequested | OrderUpdated | OrderUpdateRejected
     | OrderExpired | OrderFilled | FundingApplied | PositionLiquidated | AccountState
-    | TradingStateChanged
+    | TradingStateChanged | ClientIdsReserved
 )

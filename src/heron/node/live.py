@@ -31,12 +31,15 @@ from heron.execution.live import LiveExecution
 from heron.execution.port import VenueClient
 from heron.execution.router import VenueTraits
 from heron.model.book import SequenceRule
-from heron.model.events import Record, SubmitOrder, TradingStateChanged
+from heron.model.events import ClientIdsReserved, Record, SubmitOrder, TradingStateChanged
 from heron.model.instrument import Instrument
 from heron.node.paper import PaperEngine
 from heron.strategy.base import Strategy
 from heron.venues.sim.config import SimVenueConfig
 from heron.venues.sim.margin import MarginDesk
+
+#: client order numbers reserved at a time (a journal commit on the order path each)
+ID_BLOCK = 10_000
 
 
 class LiveEngine(PaperEngine):
@@ -60,11 +63,24 @@ class LiveEngine(PaperEngine):
         for router in self.targets.routers.values():
             router.traits = VenueTraits(supports_amend=client.supports_amend)
         self._margin = MarginDesk(self.portfolio, self.portfolio.instruments, None)
+        self.ids.reserve_with(self._reserve_ids)
+
+    # -- client order ids ----------------------------------------------------------------
+    def _reserve_ids(self, first: int) -> int:
+        """Commit a block of client order numbers from ``first`` before the first of them
+        leaves (one synchronous journal commit per :data:`ID_BLOCK` orders)."""
+        up_to = first + ID_BLOCK - 1
+        now = self.clock.ts
+        self.journal.append(ClientIdsReserved(now, now, up_to))
+        self.journal.flush()
+        return up_to
 
     # -- restart -------------------------------------------------------------------------
     def restore(self, records: list[Record]) -> None:
-        """Re-journal a previous process's records and rebuild state from them."""
-        orders = 0
+        """Re-journal a previous process's records and rebuild state from them. Client
+        order ids go on past the last reserved block (and past every order journaled),
+        never from a number a lost record may have used."""
+        orders = reserved = 0
         for record in records:
             self._record(record)
             self.om.apply(record)
@@ -73,8 +89,10 @@ class LiveEngine(PaperEngine):
                 self.machine.restore(record)
             if isinstance(record, SubmitOrder):
                 orders += 1
+            elif isinstance(record, ClientIdsReserved):
+                reserved = max(reserved, record.up_to)
             self.clock.ts = max(self.clock.ts, record.ts_event)
-        self.ids.restore((orders, 0, 0))
+        self.ids.restore((max(orders, reserved), 0, 0))
         self.protective.rebuild()
 
     # -- commands ------------------------------------------------------------------------

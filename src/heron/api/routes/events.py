@@ -21,7 +21,7 @@ RecordType = Literal[
     "OrderDenied", "OrderAccepted", "OrderRejected", "OrderTriggered", "OrderCancelRequested",
     "OrderCanceled", "OrderCancelRejected", "OrderUpdateRequested", "OrderUpdated",
     "OrderUpdateRejected", "OrderExpired", "OrderFilled", "FundingApplied",
-    "PositionLiquidated", "AccountState", "TradingStateChanged"]
+    "PositionLiquidated", "AccountState", "TradingStateChanged", "ClientIdsReserved"]
 
 
 def _read(follower: JournalFollower, after: int, limit: int, kind: str | None
