@@ -217,7 +217,7 @@ def _venue(server: ExchangeServer) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=2, max_size=14))
 def test_under_any_mix_of_faults_heron_sends_nothing_twice_and_forgets_nothing(
