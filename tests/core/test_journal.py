@@ -228,6 +228,37 @@ def test_journal_flushed_off_the_loop_keeps_every_batch_in_order(backend: Backen
     assert list(reader.records()) == [*records, _cmd(301)]
 
 
+def test_a_flush_canceled_by_the_runs_stop_still_writes_its_batch(backend: Backend
+                                                                   ) -> None:
+    """A run stops by canceling its tasks, the 100 ms flush among them. Its batch was
+    already taken from the writer: canceled while queued behind the batch before it, it
+    used to be dropped, and close() then sealed a journal that lacked it (a clean stop
+    left a journal that fails its own check: "truncated or altered")."""
+    import asyncio
+
+    location = backend.location("canceled")
+    writer = JournalWriter(location, {"kind": "test"}, in_place=True)
+    records = [_cmd(i) for i in range(1, 30_002)]
+
+    async def stop_midway() -> None:
+        for rec in records[:30_000]:
+            writer.append(rec)
+        first = asyncio.ensure_future(writer.flush_off_loop())   # a big batch, writing
+        await asyncio.sleep(0)
+        writer.append(records[30_000])
+        second = asyncio.ensure_future(writer.flush_off_loop())  # queued behind it
+        await asyncio.sleep(0)
+        second.cancel()                                           # the run stops
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    asyncio.run(stop_midway())
+    writer.append(_cmd(30_002))
+    sha = writer.close()
+    reader = JournalReader(location)
+    assert reader.sha256 == sha and reader.record_count == 30_002
+    assert list(reader.records())[-3:] == [*records[-2:], _cmd(30_002)]
+
+
 def test_journal_retaining_the_newest_records_keeps_every_one_on_disk(backend: Backend
                                                                        ) -> None:
     """A long-running run keeps only its newest records in memory; the file and the hash

@@ -163,14 +163,19 @@ class JournalWriter:
         hold up every order and market event behind it; on the worker the loop goes on
         while SQLite waits without the GIL. The records are encoded and taken from the
         writer before the await, so appends made meanwhile go into the next batch, and one
-        worker writes batches in the order they were taken (a crash never leaves a gap)."""
+        worker writes batches in the order they were taken (a crash never leaves a gap).
+
+        The write is shielded: a run stops by canceling its tasks, and a batch already
+        taken from the writer must still reach the disk (before close()'s last batch, on
+        the same worker) however the await that waits for it ends."""
         self._encode()
         if self._store is None or not self._pending:
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="heron-journal")
         rows, self._pending = self._pending, []
-        await asyncio.wrap_future(self._writer.submit(self._store.insert, rows))
+        written = asyncio.wrap_future(self._writer.submit(self._store.insert, rows))
+        await asyncio.shield(written)
 
     def _stop_writer(self) -> None:
         if self._writer is not None:
