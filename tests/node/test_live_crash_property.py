@@ -28,11 +28,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_live_restart import KEY, SECRET, heron_state, run_engine, venue_state
+from test_live_restart import (
+    KEY,
+    SECRET,
+    heron_state,
+    rest_a_sell,
+    run_engine,
+    venue_state,
+)
 
 from conftest import loopback_exchange
-from heron.model.events import SubmitOrder
-from heron.model.orders import OrderSide, OrderStatus, OrderType
+from heron.model.orders import OrderStatus
 
 PLACE = ("POST", "/fapi/v1/order")
 #: the first process: the commands (between pauses), then death, whatever is in flight
@@ -113,12 +119,7 @@ def test_a_run_killed_mid_flight_restarts_to_the_venues_truth(
 
         async def one_more(engine: Any) -> None:
             placed_by_restart.append(sum(1 for m, p, _ in server.requests if (m, p) == PLACE))
-            inst = engine.instruments[0]
-            cid = engine.ids.client_order_id("idle")
-            sent.append(cid)
-            engine.send(SubmitOrder(0, 0, cid, "idle", inst.id, OrderSide.SELL,
-                                    OrderType.LIMIT, inst.lots(Decimal("0.001")),
-                                    inst.ticks(Decimal("63000"))))
+            sent.append(rest_a_sell(engine, "63000"))
             await engine.execution.drain()
             await engine.execution.catch_up()
 

@@ -73,6 +73,15 @@ async def run_engine(server: ExchangeServer, state_dir: Path,
     return engine
 
 
+def rest_a_sell(engine: LiveEngine, price: str) -> str:
+    """One more resting sell of 0.001 from the strategy; its client id."""
+    inst = engine.instruments[0]
+    cid = engine.ids.client_order_id("idle")
+    engine.send(SubmitOrder(0, 0, cid, "idle", inst.id, OrderSide.SELL, OrderType.LIMIT,
+                            inst.lots(Decimal("0.001")), inst.ticks(Decimal(price))))
+    return cid
+
+
 def place_resting(engine: LiveEngine) -> None:
     inst = engine.instruments[0]
     for side, price in RESTING:
@@ -218,12 +227,7 @@ def test_a_crash_that_loses_the_last_orders_records_never_reuses_their_client_id
             committed = [r for r in engine.journal.records
                          if isinstance(r, SubmitOrder) and r.tag != ADOPTED]
             assert committed == []   # the crash lost every order record (adopted since)
-            inst = engine.instruments[0]
-            cid = engine.ids.client_order_id("idle")
-            sent.append(cid)
-            engine.send(SubmitOrder(0, 0, cid, "idle", inst.id, OrderSide.SELL,
-                                    OrderType.LIMIT, inst.lots(Decimal("0.001")),
-                                    inst.ticks(Decimal("62500"))))
+            sent.append(rest_a_sell(engine, "62500"))
 
         resumed = asyncio.run(run_engine(server, state_dir, one_more))
         at_venue = server.call(lambda: [o.client_id for o in server.account.orders.values()])
