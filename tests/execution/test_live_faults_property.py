@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_live_execution import wait_for
 
 from conftest import loopback_exchange
 from heron.execution.reconcile_run import reconcile_pass
@@ -162,14 +163,6 @@ async def _settle(engine: LiveEngine, server: ExchangeServer) -> None:
 def _stream_up(server: ExchangeServer) -> bool:
     """A user-data connection is open at the venue."""
     return any(not s.closed and s.state.get("user") for s in server.streams.sessions)
-
-
-async def wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def _run(server: ExchangeServer, run_dir: Path, steps: list[tuple[str, Any, Any]]

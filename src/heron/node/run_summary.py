@@ -51,8 +51,9 @@ def status_overlay(status: dict[str, Any], journal: dict[str, Any]) -> dict[str,
     and exposure at the feed's marks (the PnL moved by as much), the trading state now,
     the feeds' health."""
     out: dict[str, Any] = _feeds(status)
-    if _state(status) is not None:
-        out["trading_state"] = _state(status)
+    state = _state(status)
+    if state is not None:
+        out["trading_state"] = state
     equity = decimal_or_none(status.get("equity"))
     journal_equity = decimal_or_none(journal.get("equity"))
     journal_pnl = decimal_or_none(journal.get("pnl"))
